@@ -1,0 +1,281 @@
+//! The ingest benchmark. Three phases on one fresh topic of the same broker:
+//! 1. baseline — the documents' commands produced directly with rdkafka (same producer settings
+//!    as the write point), by as many concurrent senders as the write point gets connections,
+//!    each waiting for its acknowledgement, as a write-point client does;
+//! 2. the write point at full speed over M keep-alive connections;
+//! 3. the write point at a fixed rate (open loop), for the 202 latency percentiles.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use owp_platform::kafka::{self, KafkaSettings, ProducerTuning, TopicSpec};
+use owp_protocol::{Registry, TopicName};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::json;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+use super::stats;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestArgs {
+    /// Documents per throughput phase.
+    #[arg(long, default_value_t = 20_000)]
+    pub documents: usize,
+    /// Concurrent keep-alive connections (and concurrent direct senders for the baseline).
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Request rate of the latency phase, documents/s.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u32,
+    /// Length of the latency phase.
+    #[arg(long, default_value = "10s", value_parser = owp_platform::duration::parse)]
+    pub latency_duration: Duration,
+    /// Partitions of the benchmark topic.
+    #[arg(long, default_value_t = 3)]
+    pub partitions: i32,
+}
+
+struct Prepared {
+    bodies: Vec<Vec<u8>>,
+    commands: Vec<(String, Vec<u8>)>,
+}
+
+/// N business documents with fresh ids: the HTTP bodies and, for the baseline, the exact
+/// `(key, command)` the write point would produce for them.
+fn prepare(registry: &Registry, count: usize, run: &str) -> anyhow::Result<Prepared> {
+    let mut bodies = Vec::with_capacity(count);
+    let mut commands = Vec::with_capacity(count);
+    for index in 0..count {
+        let document = json!({
+            "item_type": "business",
+            "document_id": uuid::Uuid::new_v4(),
+            "name": format!("Bench business {run} #{index}"),
+        });
+        bodies.push(serde_json::to_vec(&document)?);
+        let submission = registry.parse_document(document, OffsetDateTime::now_utc())?;
+        commands.push((submission.key.as_str().to_owned(), submission.command.to_json()));
+    }
+    Ok(Prepared { bodies, commands })
+}
+
+pub async fn run(kafka_settings: &KafkaSettings, args: &IngestArgs) -> anyhow::Result<()> {
+    if args.connections == 0 || args.documents == 0 || args.rate == 0 {
+        bail!("--documents, --connections and --rate must be greater than zero");
+    }
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let topic = TopicName::parse(format!("owp.bench.{}", &run_id[..12]))?;
+    kafka::ensure_topics(kafka_settings, &[TopicSpec::new(topic.clone(), args.partitions)]).await?;
+    let registry = Registry::embedded()?;
+    println!(
+        "owp bench ingest: {} documents, {} connections, broker {}, topic {} ({} partitions)",
+        args.documents, args.connections, kafka_settings.kafka_brokers, topic, args.partitions
+    );
+
+    // Phase 1: the baseline.
+    let tuning = ProducerTuning::default();
+    let producer = kafka::producer(kafka_settings, "owp-bench-direct", &tuning)?;
+    let warmup = prepare(&registry, 200.min(args.documents), &run_id)?;
+    direct(&producer, &topic, Arc::new(warmup.commands), args.connections).await?;
+    let baseline_docs = prepare(&registry, args.documents, &run_id)?;
+    let (direct_rate, direct_latency) =
+        direct(&producer, &topic, Arc::new(baseline_docs.commands), args.connections).await?;
+    println!(
+        "  direct rdkafka produce (baseline)  {direct_rate:>9.0} docs/s   ack {}",
+        stats::summary(&direct_latency)
+    );
+
+    // Phase 2: the write point, in this process, on the same topic.
+    let mut settings = owp_writepoint::Settings::defaults();
+    settings.addr = ([127, 0, 0, 1], 0).into();
+    settings.commands_topic = topic.clone();
+    let app = owp_writepoint::Application::build(kafka_settings, settings).await?;
+    let base = format!("http://{}", app.local_addr());
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(app.run(stop.clone()));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    wait_ready(&client, &base).await?;
+    let url = format!("{base}/v1/documents");
+    let warmup = prepare(&registry, 200.min(args.documents), &run_id)?;
+    post_all(&client, &url, Arc::new(warmup.bodies), args.connections).await?;
+    let docs = prepare(&registry, args.documents, &run_id)?;
+    let (http_rate, http_latency) = post_all(&client, &url, Arc::new(docs.bodies), args.connections).await?;
+    println!(
+        "  write point POST /v1/documents     {http_rate:>9.0} docs/s   202 {}",
+        stats::summary(&http_latency)
+    );
+    let ratio = http_rate / direct_rate;
+    println!(
+        "  ratio write point / direct         {ratio:>9.2}          (target >= 0.50: {})",
+        verdict(ratio >= 0.5)
+    );
+
+    // Phase 3: fixed rate, open loop.
+    let total = (f64::from(args.rate) * args.latency_duration.as_secs_f64()).round() as usize;
+    let paced = prepare(&registry, total.max(1), &run_id)?;
+    let (achieved, errors, latency) = paced_posts(&client, &url, paced.bodies, args.rate).await?;
+    let p99_ms = latency.value_at_quantile(0.99) as f64 / 1000.0;
+    println!(
+        "  202 latency at {} docs/s for {:?} ({} requests, {achieved:.0} docs/s achieved, {errors} errors): {}   (target p99 < 20 ms: {})",
+        args.rate,
+        args.latency_duration,
+        total,
+        stats::summary(&latency),
+        verdict(p99_ms < 20.0 && errors == 0)
+    );
+
+    stop.cancel();
+    server.await??;
+    Ok(())
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
+            if response.status().is_success() {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the write point did not become ready within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Produces every command with `senders` concurrent senders, each awaiting its ack.
+async fn direct(
+    producer: &FutureProducer,
+    topic: &TopicName,
+    commands: Arc<Vec<(String, Vec<u8>)>>,
+    senders: usize,
+) -> anyhow::Result<(f64, hdrhistogram::Histogram<u64>)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks = (0..senders).map(|_| {
+        let (producer, topic, commands, next) =
+            (producer.clone(), topic.clone(), commands.clone(), next.clone());
+        tokio::spawn(async move {
+            let mut latency = stats::histogram();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some((key, payload)) = commands.get(index) else { break };
+                let sent = Instant::now();
+                let record = FutureRecord::to(topic.as_str()).key(key).payload(payload);
+                producer
+                    .send(record, Duration::from_secs(5))
+                    .await
+                    .map_err(|(err, _)| anyhow::anyhow!("direct produce failed: {err}"))?;
+                stats::record(&mut latency, sent.elapsed());
+            }
+            anyhow::Ok(latency)
+        })
+    });
+    let mut merged = stats::histogram();
+    for task in futures::future::join_all(tasks).await {
+        merged.add(task??)?;
+    }
+    Ok((commands.len() as f64 / start.elapsed().as_secs_f64(), merged))
+}
+
+/// POSTs every body over `connections` keep-alive connections; every answer must be 202.
+async fn post_all(
+    client: &reqwest::Client,
+    url: &str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    connections: usize,
+) -> anyhow::Result<(f64, hdrhistogram::Histogram<u64>)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks = (0..connections).map(|_| {
+        let (client, url, bodies, next) = (client.clone(), url.to_owned(), bodies.clone(), next.clone());
+        tokio::spawn(async move {
+            let mut latency = stats::histogram();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(index) else { break };
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .context("POST failed")?;
+                if response.status() != reqwest::StatusCode::ACCEPTED {
+                    bail!(
+                        "expected 202, got {}: {}",
+                        response.status(),
+                        response.text().await.unwrap_or_default()
+                    );
+                }
+                stats::record(&mut latency, sent.elapsed());
+            }
+            anyhow::Ok(latency)
+        })
+    });
+    let mut merged = stats::histogram();
+    for task in futures::future::join_all(tasks).await {
+        merged.add(task??)?;
+    }
+    Ok((bodies.len() as f64 / start.elapsed().as_secs_f64(), merged))
+}
+
+/// Sends one request every `1/rate` s whatever the previous ones are doing (open loop), so a
+/// slow answer cannot hide the queueing it causes.
+async fn paced_posts(
+    client: &reqwest::Client,
+    url: &str,
+    bodies: Vec<Vec<u8>>,
+    rate: u32,
+) -> anyhow::Result<(f64, usize, hdrhistogram::Histogram<u64>)> {
+    let latency = Arc::new(Mutex::new(stats::histogram()));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        ticks.tick().await;
+        let (client, url, latency, errors) =
+            (client.clone(), url.to_owned(), latency.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let result = client.post(&url).header("content-type", "application/json").body(body).send().await;
+            match result {
+                Ok(response) if response.status() == reqwest::StatusCode::ACCEPTED => {
+                    if let Ok(mut histogram) = latency.lock() {
+                        stats::record(&mut histogram, sent.elapsed());
+                    }
+                }
+                _ => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let sent_in = start.elapsed();
+    futures::future::join_all(tasks).await;
+    let achieved = tasks_len_rate(latency.lock().map(|h| h.len()).unwrap_or(0), sent_in);
+    let histogram =
+        latency.lock().map(|h| h.clone()).map_err(|_| anyhow::anyhow!("latency lock poisoned"))?;
+    Ok((achieved, errors.load(Ordering::Relaxed), histogram))
+}
+
+fn tasks_len_rate(count: u64, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64().max(f64::EPSILON)
+}

@@ -1,0 +1,30 @@
+//! The one error type of the platform crate.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration file could not be used; names the file, the entry and why.
+    #[error("{}: entry `{entry}`: {reason}", file.display())]
+    Config { file: PathBuf, entry: String, reason: String },
+    #[error("cannot read configuration file {}: {source}", file.display())]
+    ConfigRead { file: PathBuf, source: std::io::Error },
+    #[error("Kafka: {context}: {source}")]
+    Kafka { context: String, source: rdkafka::error::KafkaError },
+    #[error("telemetry: {0}")]
+    Telemetry(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("background task failed: {0}")]
+    Task(String),
+    #[error("HTTP server: {0}")]
+    Serve(std::io::Error),
+}
+
+impl Error {
+    pub(crate) fn kafka(context: impl Into<String>, source: rdkafka::error::KafkaError) -> Self {
+        Self::Kafka { context: context.into(), source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

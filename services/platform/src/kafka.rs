@@ -1,0 +1,186 @@
+//! Kafka client set-up, written once: broker settings, the durable producer every write path
+//! uses, topic creation, and the metadata probe behind `/readyz`.
+//!
+//! The producer is always `acks=all` and idempotent: a write reported as accepted is on every
+//! in-sync replica, and an internal retry can never store it twice.
+
+use std::time::Duration;
+
+use owp_protocol::TopicName;
+use rdkafka::{
+    ClientConfig,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    consumer::BaseConsumer,
+    producer::{FutureProducer, Producer},
+    types::RDKafkaErrorCode,
+};
+
+use crate::{Error, Result};
+
+/// Where the brokers are. Shared by every service that talks to Kafka.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KafkaSettings {
+    /// Comma-separated bootstrap brokers.
+    #[arg(long, env = "OWP_KAFKA_BROKERS", default_value = "127.0.0.1:9092", global = true)]
+    pub kafka_brokers: String,
+}
+
+impl KafkaSettings {
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self { kafka_brokers: brokers.into() }
+    }
+
+    /// A client configuration with the brokers and a client id set, for any client type.
+    pub fn client_config(&self, client_id: &str) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.kafka_brokers)
+            .set("client.id", client_id)
+            // Notice a dead broker within seconds rather than librdkafka's default minutes.
+            .set("socket.connection.setup.timeout.ms", "3000")
+            .set("reconnect.backoff.max.ms", "1000");
+        config
+    }
+}
+
+/// How the durable producer behaves.
+#[derive(Debug, Clone)]
+pub struct ProducerTuning {
+    /// Upper bound on the time from `send` to acknowledgement, retries included.
+    pub delivery_timeout: Duration,
+    /// Messages waiting in the client before `send` answers "queue full".
+    pub queue_max_messages: u32,
+    /// How long the client may wait to fill a batch; small, because callers wait for the ack.
+    pub linger: Duration,
+}
+
+impl Default for ProducerTuning {
+    fn default() -> Self {
+        Self {
+            delivery_timeout: Duration::from_secs(5),
+            queue_max_messages: 100_000,
+            linger: Duration::from_millis(2),
+        }
+    }
+}
+
+/// The durable producer: `acks=all`, idempotent, bounded delivery time.
+pub fn producer(
+    settings: &KafkaSettings,
+    client_id: &str,
+    tuning: &ProducerTuning,
+) -> Result<FutureProducer> {
+    settings
+        .client_config(client_id)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", millis(tuning.delivery_timeout))
+        .set("queue.buffering.max.messages", tuning.queue_max_messages.to_string())
+        .set("linger.ms", millis(tuning.linger))
+        .create()
+        .map_err(|err| Error::kafka("cannot create producer", err))
+}
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().max(1).to_string()
+}
+
+/// A topic to create: name, partitions and settings such as `retention.ms`.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    pub name: TopicName,
+    pub partitions: i32,
+    pub replication: i32,
+    pub config: Vec<(String, String)>,
+}
+
+impl TopicSpec {
+    pub fn new(name: TopicName, partitions: i32) -> Self {
+        Self { name, partitions, replication: 1, config: Vec::new() }
+    }
+
+    /// Retention in milliseconds; `None` keeps messages forever (`retention.ms=-1`).
+    pub fn retention(mut self, retention: Option<Duration>) -> Self {
+        let value = retention.map_or_else(|| "-1".to_owned(), |d| d.as_millis().to_string());
+        self.config.push(("retention.ms".into(), value));
+        self
+    }
+}
+
+/// Creates the topics that do not exist yet; existing topics are left as they are.
+/// Returns the names that were created.
+pub async fn ensure_topics(settings: &KafkaSettings, topics: &[TopicSpec]) -> Result<Vec<TopicName>> {
+    let admin: AdminClient<DefaultClientContext> = settings
+        .client_config("owp-admin")
+        .create()
+        .map_err(|err| Error::kafka("cannot create admin client", err))?;
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|spec| {
+            spec.config.iter().fold(
+                NewTopic::new(spec.name.as_str(), spec.partitions, TopicReplication::Fixed(spec.replication)),
+                |topic, (key, value)| topic.set(key, value),
+            )
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .map_err(|err| Error::kafka("cannot create topics", err))?;
+    let mut created = Vec::new();
+    for (spec, result) in topics.iter().zip(results) {
+        match result {
+            Ok(_) => created.push(spec.name.clone()),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => {
+                return Err(Error::kafka(
+                    format!("cannot create topic {name}"),
+                    rdkafka::error::KafkaError::AdminOp(code),
+                ));
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// Whether the brokers answer a metadata request for `topic` within `timeout`, and with how
+/// many partitions. Runs the blocking librdkafka call off the async runtime.
+pub async fn probe_topic(producer: &FutureProducer, topic: &TopicName, timeout: Duration) -> Result<usize> {
+    let producer = producer.clone();
+    let topic = topic.clone();
+    tokio::task::spawn_blocking(move || {
+        let metadata = producer
+            .client()
+            .fetch_metadata(Some(topic.as_str()), timeout)
+            .map_err(|err| Error::kafka("broker metadata unavailable", err))?;
+        let partitions = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic.as_str() && t.error().is_none())
+            .map_or(0, |t| t.partitions().len());
+        Ok(partitions)
+    })
+    .await
+    .unwrap_or_else(|join| Err(Error::Task(join.to_string())))
+}
+
+/// A plain consumer, assigned by hand; used by operator commands and tests to read what is on a
+/// topic without joining a consumer group.
+pub fn reader(settings: &KafkaSettings, client_id: &str) -> Result<BaseConsumer> {
+    settings
+        .client_config(client_id)
+        .set("group.id", format!("{client_id}-reader"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .map_err(|err| Error::kafka("cannot create consumer", err))
+}
+
+/// Flushes a producer on shutdown, bounded, so acknowledged-but-unsent work is not silently lost.
+pub fn flush(producer: &FutureProducer, timeout: Duration) {
+    if let Err(err) = producer.flush(timeout) {
+        tracing::warn!(error = %err, "producer flush did not complete");
+    }
+}

@@ -1,0 +1,64 @@
+//! The write point's settings; each is a flag, an `OWP_*` variable, or a config-file entry.
+
+use std::{net::SocketAddr, time::Duration};
+
+use owp_platform::duration;
+use owp_protocol::TopicName;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Address the write point listens on.
+    #[arg(long = "writepoint-addr", env = "OWP_WRITEPOINT_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Topic that accepted documents are appended to.
+    #[arg(long, env = "OWP_COMMANDS_TOPIC", default_value = TopicName::COMMANDS)]
+    pub commands_topic: TopicName,
+    /// Longest a request waits for the broker's acknowledgement before answering 503.
+    #[arg(long, env = "OWP_PRODUCE_TIMEOUT", default_value = "5s", value_parser = duration::parse)]
+    pub produce_timeout: Duration,
+    /// Largest accepted body of `POST /v1/documents`, and of each batch line, in bytes.
+    #[arg(long, env = "OWP_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest accepted body of `POST /v1/documents/batch`, in bytes.
+    #[arg(long, env = "OWP_BATCH_MAX_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub batch_max_bytes: usize,
+    /// Most documents (non-empty lines) in one batch request.
+    #[arg(long, env = "OWP_BATCH_MAX_LINES", default_value_t = 1000)]
+    pub batch_max_lines: usize,
+    /// Documents the producer may hold unacknowledged before answering 503 ("queue full").
+    #[arg(long, env = "OWP_PRODUCER_QUEUE_MESSAGES", default_value_t = 100_000)]
+    pub producer_queue_messages: u32,
+    /// How long the producer may wait to fill a batch to the broker.
+    #[arg(long, env = "OWP_PRODUCER_LINGER", default_value = "2ms", value_parser = duration::parse)]
+    pub producer_linger: Duration,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    #[arg(long, env = "OWP_SHUTDOWN_GRACE", default_value = "10s", value_parser = duration::parse)]
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    /// The defaults, as `--help` shows them; for tests and embedding.
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        // Only the built-in defaults can reach here; they are tested to parse.
+        <Wrapper as clap::Parser>::try_parse_from(["writepoint"])
+            .map(|w| w.settings)
+            .unwrap_or_else(|err| panic!("built-in defaults must parse: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_defaults_parse() {
+        let settings = super::Settings::defaults();
+        assert_eq!(settings.addr.port(), 8080);
+        assert_eq!(settings.commands_topic.as_str(), "owp.commands.v1");
+        assert_eq!(settings.produce_timeout.as_secs(), 5);
+        assert_eq!(settings.max_body_bytes, 1_048_576);
+    }
+}

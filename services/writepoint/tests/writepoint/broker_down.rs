@@ -1,0 +1,75 @@
+//! With the broker gone, POST answers 503 with Retry-After within the produce timeout, and
+//! nothing is reported as accepted. Runs its own throwaway tansu broker so it can stop it.
+
+use std::{
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use owp_platform::kafka::KafkaSettings;
+use serde_json::json;
+
+use crate::helpers::{expect_problem, spawn_app_with};
+
+/// The tansu binary: `OWP_TANSU_BIN`, else `tansu` on PATH (scripts/install-deps installs it).
+fn tansu_bin() -> String {
+    std::env::var("OWP_TANSU_BIN").unwrap_or_else(|_| "tansu".into())
+}
+
+async fn start_private_broker(port: u16) -> tokio::process::Child {
+    let child = tokio::process::Command::new(tansu_bin())
+        .args(["broker", "--listener-url", &format!("tcp://127.0.0.1:{port}")])
+        .args(["--advertised-listener-url", &format!("tcp://127.0.0.1:{port}")])
+        .args(["--storage-engine", "memory://tansu/"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("tansu must be installed (scripts/install-deps) or OWP_TANSU_BIN set");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "private tansu did not listen within 20 s");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    child
+}
+
+#[tokio::test]
+async fn with_the_broker_stopped_post_is_503_within_the_timeout() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut broker = start_private_broker(port).await;
+    let timeout = Duration::from_secs(1);
+    let app =
+        spawn_app_with(KafkaSettings::new(format!("127.0.0.1:{port}")), |s| s.produce_timeout = timeout)
+            .await;
+
+    // While the broker is up, documents are accepted.
+    let accepted = app.post_json(&json!({"item_type": "business", "name": "Before"})).await;
+    assert_eq!(accepted.status(), 202);
+
+    broker.kill().await.unwrap();
+    broker.wait().await.unwrap();
+
+    for attempt in 0..3 {
+        let started = Instant::now();
+        let response =
+            app.post_json(&json!({"item_type": "business", "name": format!("During {attempt}")})).await;
+        let elapsed = started.elapsed();
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let problem = expect_problem(response, 503).await;
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        assert!(problem.get("document_id").is_none(), "a 503 must not look like a receipt: {problem}");
+        // The bound is the produce timeout; allow scheduling slack, never a hang.
+        assert!(elapsed < timeout + Duration::from_millis(750), "answered after {elapsed:?}");
+    }
+
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    expect_problem(ready, 503).await;
+
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|l| l == r#"writepoint_documents_total{outcome="accepted"} 1"#), "{metrics}");
+    assert!(
+        metrics.lines().any(|l| l == r#"writepoint_documents_total{outcome="unavailable"} 3"#),
+        "{metrics}"
+    );
+}

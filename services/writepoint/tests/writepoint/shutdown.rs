@@ -1,0 +1,73 @@
+//! Graceful shutdown: a request in flight when SIGTERM arrives still gets its answer.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{read_back, spawn_app};
+
+#[tokio::test]
+async fn an_in_flight_request_finishes_after_shutdown_begins() {
+    let mut app = spawn_app().await;
+    let document_id = uuid::Uuid::new_v4().to_string();
+    let body = json!({"item_type": "business", "document_id": document_id, "name": "Late"}).to_string();
+    let (first, rest) = body.split_at(10);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    tx.send(Ok(first.as_bytes().to_vec())).await.unwrap();
+    let request = app
+        .client
+        .post(app.url("/v1/documents"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(tokio_stream_from(rx)))
+        .send();
+    let request = tokio::spawn(request);
+
+    // Wait until the server is inside the handler, waiting for the rest of the body.
+    await_in_flight(&app).await;
+    assert!(!request.is_finished());
+    app.shutdown.cancel();
+    // New connections are refused once shutdown began...
+    let refused = wait_until_refused(&app).await;
+    assert!(refused, "the server kept accepting new connections after shutdown");
+    // ...but the request in flight completes.
+    tx.send(Ok(rest.as_bytes().to_vec())).await.unwrap();
+    drop(tx);
+    let response = request.await.unwrap().unwrap();
+    assert_eq!(response.status(), 202);
+    let receipt: serde_json::Value = response.json().await.unwrap();
+    app.server.take().unwrap().await.unwrap().unwrap();
+    let partition = i32::try_from(receipt["partition"].as_i64().unwrap()).unwrap();
+    let message = read_back(&app.kafka, &app.topic, partition, receipt["offset"].as_i64().unwrap()).await;
+    assert_eq!(message.value["document_id"], document_id.as_str());
+}
+
+async fn wait_until_refused(app: &crate::helpers::TestApp) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    while std::time::Instant::now() < deadline {
+        if fresh.get(app.url("/healthz")).timeout(Duration::from_millis(500)).send().await.is_err() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+async fn await_in_flight(app: &crate::helpers::TestApp) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let needle = r#"http_requests_in_flight{route="/v1/documents"} 1"#;
+    loop {
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if metrics.lines().any(|line| line == needle) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the request never reached the handler:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
