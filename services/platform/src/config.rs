@@ -27,7 +27,9 @@ pub fn parse<T: Parser>() -> Result<T> {
 /// [`parse`] over explicit arguments, for tests.
 pub fn parse_from<T: Parser>(args: impl IntoIterator<Item = impl Into<OsString>>) -> Result<T> {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let command = T::command();
+    let mut command = T::command();
+    // Building propagates global flags into subcommands, so file entries can find them there.
+    command.build();
     let matches = command.clone().try_get_matches_from(&args).unwrap_or_else(|err| err.exit());
     let Some(file) = find_config(&matches) else {
         return Ok(T::from_arg_matches(&matches).unwrap_or_else(|err| err.exit()));

@@ -1,0 +1,5 @@
+//! Integration tests of the `owp` binary against the real broker: the one-process stack and the
+//! operator commands, as an operator runs them.
+
+mod cli;
+mod up;

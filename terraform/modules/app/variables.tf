@@ -1,0 +1,227 @@
+variable "name" {
+  type        = string
+  description = "Name prefix of every resource, e.g. owp-dev-alice (ALB and target group names add at most 3 characters)."
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,25}$", var.name))
+    error_message = "The name must be 3-26 characters of lowercase letters, digits and dashes (ALB names are limited to 32)."
+  }
+}
+
+variable "environment" {
+  type        = string
+  description = "Environment label written into OWP_ENVIRONMENT and the lease key (dev-<engineer>, staging, prod)."
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.environment))
+    error_message = "The environment must be lowercase letters, digits and dashes."
+  }
+}
+
+variable "ami_id" {
+  type        = string
+  description = "AMI baked by packer/app.pkr.hcl; a new one rolls the fleet through an instance refresh."
+  validation {
+    condition     = can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
+    error_message = "The ami_id must look like ami-0123456789abcdef0."
+  }
+}
+
+variable "instance_type" {
+  type        = string
+  description = "EC2 instance type of the app instances."
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.instance_type))
+    error_message = "The instance_type must look like t3.small."
+  }
+}
+
+variable "min_size" {
+  type        = number
+  description = "Minimum app instances; at least 1, and 2 or more where a deploy must not cause downtime."
+  default     = 2
+  validation {
+    condition     = var.min_size >= 1
+    error_message = "The min_size must be at least 1."
+  }
+}
+
+variable "max_size" {
+  type        = number
+  description = "Maximum app instances."
+  default     = 4
+  validation {
+    condition     = var.max_size >= var.min_size
+    error_message = "The max_size must be at least min_size."
+  }
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "VPC of the ALB and the instances."
+}
+
+variable "vpc_cidr_block" {
+  type        = string
+  description = "VPC CIDR; instances may open Kafka (9092) and PostgreSQL (5432) connections inside it."
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr_block, 0))
+    error_message = "The vpc_cidr_block must be a CIDR."
+  }
+}
+
+variable "public_subnet_ids" {
+  type        = list(string)
+  description = "Public subnets for the ALB (two AZs or more)."
+  validation {
+    condition     = length(var.public_subnet_ids) >= 2
+    error_message = "An ALB needs subnets in at least two AZs."
+  }
+}
+
+variable "private_subnet_ids" {
+  type        = list(string)
+  description = "Private subnets for the instances."
+  validation {
+    condition     = length(var.private_subnet_ids) >= 1
+    error_message = "At least one private subnet is needed."
+  }
+}
+
+variable "domain_name" {
+  type        = string
+  description = "Public name of the environment's API, e.g. alice.dev.owp.example.com; gets an ACM certificate and an alias record."
+  validation {
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", var.domain_name))
+    error_message = "The domain_name must be a lowercase DNS name."
+  }
+}
+
+variable "route53_zone_id" {
+  type        = string
+  description = "Route 53 hosted zone that contains domain_name (for certificate validation and the alias)."
+  validation {
+    condition     = can(regex("^Z[A-Z0-9]{5,31}$", var.route53_zone_id))
+    error_message = "The route53_zone_id must look like Z0123456789ABCDEFGHIJ."
+  }
+}
+
+variable "deregistration_delay_seconds" {
+  type        = number
+  description = "Target group deregistration delay: short, because the deployer drains before it deregisters."
+  default     = 10
+  validation {
+    condition     = var.deregistration_delay_seconds >= 0 && var.deregistration_delay_seconds <= 60
+    error_message = "The deregistration_delay_seconds must be between 0 and 60 to keep deploys fast."
+  }
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "ALB deletion protection. Only terraform/env's dev destroy flow turns it off."
+  default     = true
+}
+
+variable "kafka_brokers" {
+  type        = string
+  description = "OWP_KAFKA_BROKERS for the services."
+}
+
+variable "read_store_url" {
+  type        = string
+  description = "OWP_READ_STORE: the OpenSearch URL (or \"postgres\")."
+  validation {
+    condition     = var.read_store_url == "postgres" || can(regex("^https://", var.read_store_url))
+    error_message = "The read_store_url must be \"postgres\" or an https:// URL."
+  }
+}
+
+variable "database_secret_arn" {
+  type        = string
+  description = "Secrets Manager secret with the database connection (read by owp-database-env)."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:", var.database_secret_arn))
+    error_message = "The database_secret_arn must be a Secrets Manager ARN."
+  }
+}
+
+variable "releases_bucket" {
+  type        = string
+  description = "Releases bucket the deployer downloads from and keeps its lease in."
+}
+
+variable "releases_bucket_arn" {
+  type        = string
+  description = "ARN of releases_bucket, for the instance policy."
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "Environment KMS key: volumes, releases bucket objects, the database secret, logs."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
+    error_message = "The kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "log_group_name" {
+  type        = string
+  description = "CloudWatch Logs group of the services' journal; metric filters for consumer lag and rollbacks read it."
+}
+
+variable "log_group_arn" {
+  type        = string
+  description = "ARN of log_group_name."
+}
+
+variable "access_log_bucket" {
+  type        = string
+  description = "Bucket (from terraform/bootstrap, SSE-S3 as ALB logging requires) for the ALB access logs."
+}
+
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic that every alarm notifies."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "The alarm_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "runbook_base_url" {
+  type        = string
+  description = "Prefix of runbook links in alarm descriptions (e.g. the repository's web URL); empty leaves the repository path runbooks/<name>.md."
+  default     = ""
+  validation {
+    condition     = var.runbook_base_url == "" || can(regex("^https://", var.runbook_base_url))
+    error_message = "The runbook_base_url must be empty or an https:// URL."
+  }
+}
+
+variable "consumer_lag_threshold" {
+  type        = number
+  description = "Consumer lag (messages) that pages when exceeded for 10 minutes."
+  default     = 10000
+  validation {
+    condition     = var.consumer_lag_threshold > 0
+    error_message = "The consumer_lag_threshold must be positive."
+  }
+}
+
+variable "waf_rate_limit" {
+  type        = number
+  description = "Requests per 5 minutes from one IP before the WAF blocks it."
+  default     = 2000
+  validation {
+    condition     = var.waf_rate_limit >= 100
+    error_message = "The waf_rate_limit must be at least 100 (the WAF minimum)."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the WAF log group."
+  default     = 365
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "The log_retention_days must be a value CloudWatch Logs accepts."
+  }
+}

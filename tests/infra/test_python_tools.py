@@ -1,0 +1,108 @@
+"""The small Python programs baked into the images and the export
+function: their pure logic, without AWS or a journal."""
+
+import datetime
+import importlib.util
+import json
+import sys
+import types
+
+from conftest import PACKER, TERRAFORM
+
+
+def load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+shipper = load(PACKER / "files/common/owp-journal-shipper.py", "shipper")
+database_env = load(PACKER / "files/app/owp-database-env.py", "database_env")
+
+
+def test_shipper_batches_stay_within_cloudwatch_limits():
+    events = [("i-1/owp-robots.service", 1000 + i, "x" * 1000) for i in range(3000)]
+    events += [("i-1/owp-auth.service", 5, "late"), ("i-1/owp-auth.service", 1, "early")]
+    out = list(shipper.batches(events))
+    robots = [b for s, b in out if s.endswith("robots.service")]
+    assert sum(len(b) for b in robots) == 3000
+    for stream, batch in out:
+        assert len(batch) <= shipper.MAX_EVENTS
+        size = sum(len(e["message"].encode()) + shipper.EVENT_OVERHEAD for e in batch)
+        assert size <= shipper.MAX_BATCH_BYTES
+        assert [e["timestamp"] for e in batch] == sorted(e["timestamp"] for e in batch)
+    auth = [b for s, b in out if s.endswith("auth.service")][0]
+    assert [e["message"] for e in auth] == ["early", "late"]
+
+
+def test_shipper_truncates_oversized_events_on_a_character_boundary():
+    message = "é" * shipper.MAX_EVENT_BYTES
+    cut = shipper.truncate(message)
+    assert len(cut.encode()) <= shipper.MAX_EVENT_BYTES
+    assert cut == "é" * len(cut)
+
+
+def test_shipper_unit_filter():
+    assert shipper.wanted("owp-writepoint.service", ["owp-"])
+    assert shipper.wanted("kafka.service", ["kafka.service", "owp-"])
+    assert not shipper.wanted("sshd.service", ["owp-"])
+    assert not shipper.wanted("", ["owp-"])
+
+
+def test_database_url_is_percent_encoded_and_requires_tls():
+    url = database_env.database_url({"username": "owp", "password": "p@ss:w/rd#?", "host": "db.local", "port": 5432, "dbname": "owp"})
+    assert url == "postgres://owp:p%40ss%3Aw%2Frd%23%3F@db.local:5432/owp?sslmode=require"
+    line = database_env.render({"username": "owp", "password": "a b", "host": "h"})
+    assert line == "OWP_DATABASE_URL=postgres://owp:a%20b@h:5432/owp?sslmode=require\n"
+    assert json  # the secret is JSON; the renderer takes the decoded dict
+
+
+class FakeRds:
+    """Just enough of the boto3 RDS client for the export handler."""
+
+    class exceptions:
+        class ExportTaskAlreadyExistsFault(Exception):
+            pass
+
+    def __init__(self, snapshots, existing=()):
+        self.snapshots, self.existing, self.started = snapshots, set(existing), []
+
+    def get_paginator(self, name):
+        assert name == "describe_db_snapshots"
+        snapshots = self.snapshots
+
+        class Pages:
+            def paginate(self, **kwargs):
+                assert kwargs["SnapshotType"] == "automated"
+                return [{"DBSnapshots": snapshots}]
+        return Pages()
+
+    def start_export_task(self, **kwargs):
+        if kwargs["ExportTaskIdentifier"] in self.existing:
+            raise self.exceptions.ExportTaskAlreadyExistsFault()
+        self.started.append(kwargs)
+
+
+def test_export_function_exports_the_newest_snapshot_once(monkeypatch):
+    # The function imports boto3 at module level (Lambda provides it); a
+    # stand-in module is enough here, its client() is replaced below.
+    monkeypatch.setitem(sys.modules, "boto3", types.ModuleType("boto3"))
+    export = load(TERRAFORM / "modules/postgres/export/export_snapshot.py", "export_snapshot")
+    t = datetime.datetime(2025, 1, 1)
+    snaps = [
+        {"DBSnapshotIdentifier": "rds:owp-dev-a-2025-01-01-05-10", "DBSnapshotArn": "arn:old", "Status": "available", "SnapshotCreateTime": t},
+        {"DBSnapshotIdentifier": "rds:owp-dev-a-2025-01-02-05-10", "DBSnapshotArn": "arn:new", "Status": "available", "SnapshotCreateTime": t + datetime.timedelta(days=1)},
+        {"DBSnapshotIdentifier": "rds:owp-dev-a-2025-01-03-05-10", "DBSnapshotArn": "arn:busy", "Status": "creating", "SnapshotCreateTime": t + datetime.timedelta(days=2)},
+    ]
+    for key, value in {"DB_INSTANCE_IDENTIFIER": "owp-dev-a", "EXPORT_BUCKET": "b", "EXPORT_PREFIX": "owp-dev-a",
+                       "EXPORT_ROLE_ARN": "arn:role", "EXPORT_KMS_KEY_ARN": "arn:key"}.items():
+        monkeypatch.setenv(key, value)
+    rds = FakeRds(snaps)
+    monkeypatch.setattr(export.boto3, "client", lambda name: rds, raising=False)
+    result = export.handler({}, None)
+    assert result == {"exported": "export-rds-owp-dev-a-2025-01-02-05-10", "already": False}
+    assert rds.started[0]["SourceArn"] == "arn:new" and rds.started[0]["S3BucketName"] == "b"
+    rds.existing.add(result["exported"])
+    assert export.handler({}, None)["already"] is True
+    assert export.export_task_id("rds:" + "x" * 80).startswith("export-rds-x") and len(export.export_task_id("rds:" + "x" * 80)) <= 60
