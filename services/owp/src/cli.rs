@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use owp_platform::{kafka::KafkaSettings, shutdown, telemetry};
+use owp_platform::{db::DatabaseSettings, kafka::KafkaSettings, shutdown, telemetry, topics::Topics};
 
-use crate::{bench, read, topics, up};
+use crate::{bench, deadletter, read, replay, topics, up};
 
 /// One write point, one read point, one log: run the services and operate them.
 #[derive(Debug, Parser)]
@@ -17,6 +17,10 @@ pub struct Cli {
     #[command(flatten)]
     pub kafka: KafkaSettings,
     #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub topics: Topics,
+    #[command(flatten)]
     pub telemetry: telemetry::TelemetrySettings,
     #[command(subcommand)]
     pub command: Command,
@@ -25,11 +29,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run services in this process (all of them unless --services says otherwise).
-    Up(up::UpArgs),
+    Up(Box<up::UpArgs>),
     /// Create the OWP topics that do not exist yet.
     Topics(topics::TopicsArgs),
     /// Print messages from a topic, one JSON object per line.
     Read(read::ReadArgs),
+    /// Rebuild the projections from the events topic (or, with --verify, compare).
+    Replay(replay::ReplayArgs),
+    /// Parked messages: list them, retry them.
+    #[command(subcommand)]
+    Deadletter(deadletter::DeadletterCommand),
     /// Benchmarks that print figures against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -38,8 +47,12 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init("owp", &cli.telemetry)?;
     match cli.command {
-        Command::Up(args) => up::run(&cli.kafka, args, shutdown::on_signal()).await,
-        Command::Topics(args) => topics::run(&cli.kafka, &args).await,
+        Command::Up(args) => {
+            up::run(&cli.kafka, &cli.topics, &cli.database, *args, shutdown::on_signal()).await
+        }
+        Command::Replay(args) => replay::run(&cli.kafka, &cli.topics, &cli.database, &args).await,
+        Command::Deadletter(command) => deadletter::run(&cli.kafka, &cli.database, command).await,
+        Command::Topics(args) => topics::run(&cli.kafka, &cli.topics, &args).await,
         Command::Read(args) => read::run(&cli.kafka, &args).await,
         Command::Bench(command) => bench::run(&cli.kafka, command).await,
     }

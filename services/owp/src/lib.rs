@@ -4,7 +4,9 @@
 
 pub mod bench;
 pub mod cli;
+pub mod deadletter;
 pub mod read;
+pub mod replay;
 pub mod topics;
 pub mod up;
 

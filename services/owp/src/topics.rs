@@ -5,6 +5,7 @@ use std::time::Duration;
 use owp_platform::{
     duration,
     kafka::{self, KafkaSettings, TopicSpec},
+    topics::Topics,
 };
 use owp_protocol::TopicName;
 
@@ -25,15 +26,15 @@ pub struct TopicSettings {
 }
 
 impl TopicSettings {
-    pub fn specs(&self, commands_topic: &TopicName) -> Vec<TopicSpec> {
+    pub fn specs(&self, names: &Topics) -> Vec<TopicSpec> {
         let spec = |name: TopicName, partitions: i32, retention: Option<Duration>| TopicSpec {
             replication: self.topic_replication,
             ..TopicSpec::new(name, partitions).retention(retention)
         };
         vec![
-            spec(commands_topic.clone(), self.commands_partitions, Some(self.commands_retention)),
-            spec(TopicName::events(), self.events_partitions, None),
-            spec(TopicName::deadletter(), self.events_partitions, None),
+            spec(names.commands_topic.clone(), self.commands_partitions, Some(self.commands_retention)),
+            spec(names.events_topic.clone(), self.events_partitions, None),
+            spec(names.deadletter_topic.clone(), self.events_partitions, None),
         ]
     }
 }
@@ -42,13 +43,10 @@ impl TopicSettings {
 pub struct TopicsArgs {
     #[command(flatten)]
     pub topics: TopicSettings,
-    /// Name of the commands topic.
-    #[arg(long, env = "OWP_COMMANDS_TOPIC", default_value = TopicName::COMMANDS)]
-    pub commands_topic: TopicName,
 }
 
-pub async fn run(kafka_settings: &KafkaSettings, args: &TopicsArgs) -> anyhow::Result<()> {
-    let specs = args.topics.specs(&args.commands_topic);
+pub async fn run(kafka_settings: &KafkaSettings, names: &Topics, args: &TopicsArgs) -> anyhow::Result<()> {
+    let specs = args.topics.specs(names);
     let created = kafka::ensure_topics(kafka_settings, &specs).await?;
     for spec in &specs {
         let state = if created.contains(&spec.name) { "created" } else { "exists" };

@@ -3,8 +3,12 @@
 use std::str::FromStr;
 
 use anyhow::Context;
-use futures::future::try_join_all;
-use owp_platform::kafka::{self, KafkaSettings};
+use owp_platform::{
+    db::DatabaseSettings,
+    kafka::{self, KafkaSettings},
+    topics::Topics,
+};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::topics::TopicSettings;
@@ -13,6 +17,8 @@ use crate::topics::TopicSettings;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Writepoint,
+    Robots,
+    Auth,
 }
 
 impl FromStr for Service {
@@ -20,7 +26,9 @@ impl FromStr for Service {
     fn from_str(name: &str) -> Result<Self, String> {
         match name {
             "writepoint" => Ok(Service::Writepoint),
-            other => Err(format!("unknown service {other:?}; known: writepoint")),
+            "robots" => Ok(Service::Robots),
+            "auth" => Ok(Service::Auth),
+            other => Err(format!("unknown service {other:?}; known: writepoint, robots, auth")),
         }
     }
 }
@@ -28,7 +36,7 @@ impl FromStr for Service {
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// Comma-separated services to run.
-    #[arg(long, env = "OWP_SERVICES", value_delimiter = ',', default_value = "writepoint")]
+    #[arg(long, env = "OWP_SERVICES", value_delimiter = ',', default_value = "robots,auth,writepoint")]
     pub services: Vec<Service>,
     /// Create missing topics before starting (handy on one machine; production creates them
     /// with the infrastructure).
@@ -38,47 +46,70 @@ pub struct UpArgs {
     pub topics: TopicSettings,
     #[command(flatten)]
     pub writepoint: owp_writepoint::Settings,
+    #[command(flatten)]
+    pub robots: owp_robots::RobotsSettings,
+    #[command(flatten)]
+    pub auth: owp_auth::Settings,
 }
 
 pub async fn run(
     kafka_settings: &KafkaSettings,
+    topics: &Topics,
+    database: &DatabaseSettings,
     args: UpArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     if args.ensure_topics {
-        let created =
-            kafka::ensure_topics(kafka_settings, &args.topics.specs(&args.writepoint.commands_topic))
-                .await
-                .context("cannot create the topics")?;
+        let created = kafka::ensure_topics(kafka_settings, &args.topics.specs(topics))
+            .await
+            .context("cannot create the topics")?;
         for name in created {
             tracing::info!(topic = %name, "topic created");
         }
     }
-    let mut running = Vec::new();
-    for service in &args.services {
+    // If one service fails, stop the others too rather than run half a stack.
+    let stop = shutdown.child_token();
+    let mut running = JoinSet::new();
+    // Robots first: they create the database and the projection tables the others read.
+    for service in [Service::Robots, Service::Auth, Service::Writepoint] {
+        if !args.services.contains(&service) {
+            continue;
+        }
+        let stop = stop.clone();
         match service {
+            Service::Robots => {
+                let robots = owp_robots::Robots::build(kafka_settings, topics, database, args.robots.clone())
+                    .await
+                    .context("cannot start the robots")?;
+                running.spawn(async move { robots.run(stop).await });
+            }
+            Service::Auth => {
+                let auth = owp_auth::Application::build(
+                    kafka_settings,
+                    topics,
+                    database,
+                    owp_robots::PROJECTION_SCHEMA,
+                    args.auth.clone(),
+                )
+                .await
+                .context("cannot start auth")?;
+                running.spawn(async move { auth.run(stop).await });
+            }
             Service::Writepoint => {
-                let app = owp_writepoint::Application::build(kafka_settings, args.writepoint.clone())
+                let app = owp_writepoint::Application::build(kafka_settings, topics, args.writepoint.clone())
                     .await
                     .context("cannot start the write point")?;
-                let shutdown = shutdown.clone();
-                running
-                    .push(tokio::spawn(async move { app.run(shutdown).await.map_err(anyhow::Error::from) }));
+                running.spawn(async move { app.run(stop).await.map_err(anyhow::Error::from) });
             }
         }
     }
-    // If one service fails, stop the others too rather than run half a stack.
-    let watchdog = shutdown.clone();
-    let results = try_join_all(running.into_iter().map(|task| {
-        let watchdog = watchdog.clone();
-        async move {
-            let result = task.await.map_err(anyhow::Error::from).and_then(|r| r);
-            if result.is_err() {
-                watchdog.cancel();
-            }
-            result
+    let mut result = Ok(());
+    while let Some(joined) = running.join_next().await {
+        if let Err(err) = joined.map_err(anyhow::Error::from).and_then(|r| r) {
+            tracing::error!(error = %err, "a service failed; stopping the others");
+            stop.cancel();
+            result = Err(err);
         }
-    }))
-    .await;
-    results.map(|_| ())
+    }
+    result
 }

@@ -11,6 +11,8 @@ pub enum Error {
     ConfigRead { file: PathBuf, source: std::io::Error },
     #[error("Kafka: {context}: {source}")]
     Kafka { context: String, source: rdkafka::error::KafkaError },
+    #[error("PostgreSQL: {context}: {source}")]
+    Database { context: String, source: sqlx::Error },
     #[error("telemetry: {0}")]
     Telemetry(String),
     #[error("cannot listen on {addr}: {source}")]

@@ -1,6 +1,7 @@
 //! The HTTP pieces every service shares: problem responses, health and metrics routes, request
 //! metrics, and serving with a bounded graceful shutdown.
 
+pub mod body;
 mod health;
 mod metrics;
 mod problem;

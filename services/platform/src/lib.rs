@@ -5,11 +5,13 @@
 //! other way round.
 
 pub mod config;
+pub mod db;
 pub mod duration;
 mod error;
 pub mod http;
 pub mod kafka;
 pub mod shutdown;
 pub mod telemetry;
+pub mod topics;
 
 pub use error::{Error, Result};

@@ -33,7 +33,7 @@ pub struct TelemetrySettings {
 pub fn init(service: &str, settings: &TelemetrySettings) -> Result<()> {
     let filter = EnvFilter::try_from_env("OWP_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let format = match settings.log_format {
         LogFormat::Auto if systemd_journal_logger::connected_to_journal() => LogFormat::Journal,
         LogFormat::Auto if std::io::stderr().is_terminal() => LogFormat::Pretty,

@@ -81,12 +81,34 @@ impl Event {
         }
     }
 
+    /// The one outcome fact of `cause` (see [`crate::facts::OUTCOME_SLOT`]). It happened when
+    /// the command was received, so deciding the same command twice yields the same bytes.
+    pub fn outcome_of(cause: &Command, kind: &str, body: Value) -> Self {
+        Self {
+            event_id: EventId::derive(cause.document_id, crate::facts::OUTCOME_SLOT),
+            kind: kind.to_owned(),
+            document_id: cause.document_id,
+            session_id: cause.session_id,
+            occurred_at: cause.received_at,
+            body,
+        }
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         decode("event", bytes)
+    }
+
+    /// The body as the typed fact of its kind.
+    pub fn body_as<T: for<'de> Deserialize<'de>>(&self) -> Result<T> {
+        serde_json::from_value(self.body.clone()).map_err(|err| Error::InvalidValue {
+            what: "event body",
+            value: self.kind.clone(),
+            reason: err.to_string(),
+        })
     }
 }
 

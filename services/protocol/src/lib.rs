@@ -7,6 +7,7 @@
 mod document;
 mod envelope;
 mod error;
+pub mod facts;
 mod ids;
 mod schema;
 mod topic;

@@ -6,6 +6,7 @@ use axum::{Router, middleware};
 use owp_platform::{
     http::{self, Health, HttpMetrics, ReadyCheck},
     kafka::{self, KafkaSettings, ProducerTuning},
+    topics::Topics,
 };
 use owp_protocol::Registry;
 use tokio::net::TcpListener;
@@ -25,7 +26,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(kafka_settings: &KafkaSettings, settings: Settings) -> Result<Self> {
+    pub async fn build(kafka_settings: &KafkaSettings, topics: &Topics, settings: Settings) -> Result<Self> {
         let registry = Arc::new(Registry::embedded()?);
         let mut metrics_registry = prometheus_client::registry::Registry::default();
         let metrics = Metrics::register(&mut metrics_registry);
@@ -39,7 +40,7 @@ impl Application {
         let producer = kafka::producer(kafka_settings, "owp-writepoint", &tuning)?;
         let log = CommandLog::new(
             producer,
-            settings.commands_topic.clone(),
+            topics.commands_topic.clone(),
             settings.produce_timeout,
             metrics.produce_latency.clone(),
         );

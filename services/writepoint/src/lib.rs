@@ -6,7 +6,6 @@
 //! but the commands topic.
 
 mod app;
-mod body;
 mod error;
 mod log;
 mod metrics;

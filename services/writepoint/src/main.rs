@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use owp_platform::{config, kafka::KafkaSettings, shutdown, telemetry};
+use owp_platform::{config, kafka::KafkaSettings, shutdown, telemetry, topics::Topics};
 use owp_writepoint::{Application, Settings};
 
 /// Validates documents and appends them to the commands topic; answers 202 once the broker
@@ -18,6 +18,8 @@ struct Cli {
     #[command(flatten)]
     kafka: KafkaSettings,
     #[command(flatten)]
+    topics: Topics,
+    #[command(flatten)]
     settings: Settings,
     #[command(flatten)]
     telemetry: telemetry::TelemetrySettings,
@@ -28,7 +30,9 @@ async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse()?;
     telemetry::init("writepoint", &cli.telemetry)?;
     let shutdown = shutdown::on_signal();
-    let app = Application::build(&cli.kafka, cli.settings).await.context("cannot start the write point")?;
+    let app = Application::build(&cli.kafka, &cli.topics, cli.settings)
+        .await
+        .context("cannot start the write point")?;
     app.run(shutdown).await?;
     Ok(())
 }

@@ -3,16 +3,18 @@
 use std::{net::SocketAddr, time::Duration};
 
 use owp_platform::duration;
-use owp_protocol::TopicName;
 
 #[derive(Debug, Clone, clap::Args)]
+#[group(id = "writepoint_settings")]
 pub struct Settings {
     /// Address the write point listens on.
-    #[arg(long = "writepoint-addr", env = "OWP_WRITEPOINT_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(
+        id = "writepoint_addr",
+        long = "writepoint-addr",
+        env = "OWP_WRITEPOINT_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
     pub addr: SocketAddr,
-    /// Topic that accepted documents are appended to.
-    #[arg(long, env = "OWP_COMMANDS_TOPIC", default_value = TopicName::COMMANDS)]
-    pub commands_topic: TopicName,
     /// Longest a request waits for the broker's acknowledgement before answering 503.
     #[arg(long, env = "OWP_PRODUCE_TIMEOUT", default_value = "5s", value_parser = duration::parse)]
     pub produce_timeout: Duration,
@@ -57,7 +59,6 @@ mod tests {
     fn the_defaults_parse() {
         let settings = super::Settings::defaults();
         assert_eq!(settings.addr.port(), 8080);
-        assert_eq!(settings.commands_topic.as_str(), "owp.commands.v1");
         assert_eq!(settings.produce_timeout.as_secs(), 5);
         assert_eq!(settings.max_body_bytes, 1_048_576);
     }

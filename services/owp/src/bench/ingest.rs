@@ -94,8 +94,8 @@ pub async fn run(kafka_settings: &KafkaSettings, args: &IngestArgs) -> anyhow::R
     // Phase 2: the write point, in this process, on the same topic.
     let mut settings = owp_writepoint::Settings::defaults();
     settings.addr = ([127, 0, 0, 1], 0).into();
-    settings.commands_topic = topic.clone();
-    let app = owp_writepoint::Application::build(kafka_settings, settings).await?;
+    let names = owp_platform::topics::Topics { commands_topic: topic.clone(), ..Default::default() };
+    let app = owp_writepoint::Application::build(kafka_settings, &names, settings).await?;
     let base = format!("http://{}", app.local_addr());
     let stop = CancellationToken::new();
     let server = tokio::spawn(app.run(stop.clone()));

@@ -14,7 +14,9 @@ use owp_platform::http::Problem;
 use serde::Serialize;
 
 use super::{AppState, documents};
-use crate::{Receipt, body};
+use owp_platform::http::body;
+
+use crate::Receipt;
 
 #[derive(Debug, Serialize)]
 #[serde(untagged)]

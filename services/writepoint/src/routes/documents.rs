@@ -10,7 +10,9 @@ use owp_platform::http::Problem;
 use time::OffsetDateTime;
 
 use super::AppState;
-use crate::{ProduceError, Receipt, body};
+use owp_platform::http::body;
+
+use crate::{ProduceError, Receipt};
 
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
     let result = async {

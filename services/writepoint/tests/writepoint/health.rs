@@ -27,8 +27,11 @@ async fn readyz_is_503_when_the_topic_is_missing() {
     // A second app pointed at a topic nobody created.
     let mut settings = owp_writepoint::Settings::defaults();
     settings.addr = ([127, 0, 0, 1], 0).into();
-    settings.commands_topic = crate::helpers::unique_topic();
-    let missing = owp_writepoint::Application::build(&app.kafka, settings).await.unwrap();
+    let topics = owp_platform::topics::Topics {
+        commands_topic: crate::helpers::unique_topic(),
+        ..owp_platform::topics::Topics::default()
+    };
+    let missing = owp_writepoint::Application::build(&app.kafka, &topics, settings).await.unwrap();
     let base = format!("http://{}", missing.local_addr());
     let stop = tokio_util::sync::CancellationToken::new();
     let server = tokio::spawn(missing.run(stop.clone()));

@@ -2,7 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use owp_platform::kafka::{self, KafkaSettings, TopicSpec};
+use owp_platform::{
+    kafka::{self, KafkaSettings, TopicSpec},
+    topics::Topics,
+};
 use owp_protocol::TopicName;
 use owp_writepoint::{Application, Settings};
 use rdkafka::{Message, Offset, TopicPartitionList, consumer::Consumer, message::Headers};
@@ -41,9 +44,9 @@ pub async fn spawn_app_with(kafka_settings: KafkaSettings, adjust: impl FnOnce(&
         .expect("the test broker must accept CreateTopics; is it running? (scripts/test starts it)");
     let mut settings = Settings::defaults();
     settings.addr = ([127, 0, 0, 1], 0).into();
-    settings.commands_topic = topic.clone();
     adjust(&mut settings);
-    let app = Application::build(&kafka_settings, settings).await.unwrap();
+    let topics = Topics { commands_topic: topic.clone(), ..Topics::default() };
+    let app = Application::build(&kafka_settings, &topics, settings).await.unwrap();
     let base = format!("http://{}", app.local_addr());
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(shutdown.clone()));

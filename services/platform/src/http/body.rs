@@ -1,11 +1,11 @@
 //! Reading a request body at the edge: the content type is checked and the size bounded before
 //! a single byte is parsed, and every refusal is a problem response.
 
+use super::Problem;
 use axum::{
     body::{Body, Bytes},
     http::{HeaderMap, header},
 };
-use owp_platform::http::Problem;
 
 /// Media types a route reads.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,34 @@
+//! `auth`: sign-up, login and logout as their own process.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use owp_auth::{Application, Settings};
+use owp_platform::{config, db::DatabaseSettings, kafka::KafkaSettings, shutdown, telemetry, topics::Topics};
+
+/// Signs users up, logs them in (a session id, at once) and out; writes those facts to the log.
+#[derive(Debug, Parser)]
+#[command(name = "auth", version, about, long_about = None)]
+struct Cli {
+    /// TOML file with settings by their flag names (flags and environment win over the file).
+    #[arg(long, env = "OWP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    kafka: KafkaSettings,
+    #[command(flatten)]
+    database: DatabaseSettings,
+    #[command(flatten)]
+    topics: Topics,
+    #[command(flatten)]
+    settings: Settings,
+    #[command(flatten)]
+    telemetry: telemetry::TelemetrySettings,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli: Cli = config::parse()?;
+    telemetry::init("auth", &cli.telemetry)?;
+    let app = Application::build(&cli.kafka, &cli.topics, &cli.database, "owp", cli.settings).await?;
+    app.run(shutdown::on_signal()).await
+}

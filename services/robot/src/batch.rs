@@ -1,0 +1,256 @@
+//! One batch, start to commit: skip what was processed, park what waits behind a parked key,
+//! apply in one transaction (one by one when the batch is refused, to find the poison message),
+//! publish the decided facts, store offsets and processed ids, commit. Shared by the live robots
+//! and by the rebuild from the log (which publishes nothing).
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
+
+use futures::future::try_join_all;
+use owp_platform::topics::Topics;
+use owp_protocol::TopicName;
+use rdkafka::{
+    message::{Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+};
+use sqlx::{Acquire, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::{Error, Handler, HandlerError, Incoming, handler::Fact, store};
+
+/// Where decided facts and dead letters go.
+#[derive(Clone, Copy)]
+#[allow(missing_debug_implementations)] // holds a producer, which has no Debug
+pub enum Sink<'a> {
+    /// To the log (live robots).
+    Publish { producer: &'a FutureProducer, topics: &'a Topics },
+    /// Nowhere: a rebuild re-applies facts that are on the log already.
+    Discard,
+}
+
+/// A batch could not be finished; `Transient` ones are retried as they are after a pause.
+#[derive(Debug)]
+pub enum BatchError {
+    Transient(Error),
+    Fatal(Error),
+}
+
+impl std::fmt::Display for BatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchError::Transient(err) | BatchError::Fatal(err) => err.fmt(f),
+        }
+    }
+}
+
+impl From<Error> for BatchError {
+    fn from(err: Error) -> Self {
+        if err.is_transient() { BatchError::Transient(err) } else { BatchError::Fatal(err) }
+    }
+}
+
+impl From<sqlx::Error> for BatchError {
+    fn from(err: sqlx::Error) -> Self {
+        Error::from(err).into()
+    }
+}
+
+/// Everything one batch needs.
+#[allow(missing_debug_implementations)] // holds a Sink
+pub struct Step<'a, H: Handler> {
+    pub handler: &'a H,
+    pub pool: &'a PgPool,
+    pub group: &'a str,
+    pub topic: &'a TopicName,
+    pub max_attempts: u32,
+    pub sink: Sink<'a>,
+}
+
+const WAITING: &str = "waiting behind an earlier parked message with the same key";
+
+impl<H: Handler> Step<'_, H> {
+    /// Processes and commits the batch. Returns the open parked count when it parked something.
+    pub async fn process(&self, batch: &[Incoming]) -> std::result::Result<Option<i64>, BatchError> {
+        let schema = self.handler.schema().clone();
+        let mut tx = self.pool.begin().await?;
+        if let Some(lock) = self.handler.batch_lock() {
+            sqlx::query("SELECT pg_advisory_xact_lock_shared($1)").bind(lock).execute(&mut *tx).await?;
+        }
+
+        let ids: Vec<Option<Uuid>> = batch.iter().map(|m| self.handler.dedupe_id(m)).collect();
+        let known: Vec<Uuid> = ids.iter().flatten().copied().collect();
+        let done = store::processed(&mut tx, &schema, self.group, &known).await?;
+        let keys: Vec<String> = batch.iter().filter_map(|m| m.key.clone()).collect();
+        let mut parked_keys = store::parked_keys(&mut tx, &schema, self.group, &keys).await?;
+        let mut seen = HashSet::new();
+        let mut fresh = Vec::new();
+        let mut fresh_ids = Vec::new();
+        let mut to_park: Vec<(&Incoming, String, u32)> = Vec::new();
+        for (message, id) in batch.iter().zip(&ids) {
+            if let Some(id) = id {
+                if done.contains(id) || !seen.insert(*id) {
+                    continue;
+                }
+            }
+            if message.key.as_ref().is_some_and(|k| parked_keys.contains(k)) {
+                to_park.push((message, WAITING.into(), 0));
+                continue;
+            }
+            fresh.push(message);
+            fresh_ids.push(*id);
+        }
+
+        let mut facts = Vec::new();
+        let mut applied_ids: Vec<Uuid> = Vec::new();
+        match apply_in_savepoint(self.handler, &mut tx, &fresh).await {
+            Ok(decided) => {
+                facts.extend(decided);
+                applied_ids.extend(fresh_ids.iter().flatten());
+            }
+            Err(err) if err.is_transient() => return Err(BatchError::Transient(err.into())),
+            Err(err) => {
+                tracing::warn!(group = %self.group, error = %err, "batch refused; applying one by one");
+                for (message, id) in fresh.iter().zip(&fresh_ids) {
+                    if message.key.as_ref().is_some_and(|k| parked_keys.contains(k)) {
+                        to_park.push((message, WAITING.into(), 0));
+                        continue;
+                    }
+                    let mut attempt = 0;
+                    loop {
+                        attempt += 1;
+                        match apply_in_savepoint(self.handler, &mut tx, &[*message]).await {
+                            Ok(decided) => {
+                                facts.extend(decided);
+                                applied_ids.extend(id);
+                                break;
+                            }
+                            Err(err) if err.is_transient() => return Err(BatchError::Transient(err.into())),
+                            Err(err) if attempt >= self.max_attempts => {
+                                tracing::error!(group = %self.group, partition = message.partition,
+                                    offset = message.offset, error = %err, "message parked");
+                                if let Some(key) = &message.key {
+                                    parked_keys.insert(key.clone());
+                                }
+                                to_park.push((message, err.to_string(), attempt));
+                                break;
+                            }
+                            Err(err) => {
+                                tracing::warn!(group = %self.group, offset = message.offset, attempt, error = %err,
+                                    "message failed");
+                                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        let mut dead_letters = Vec::new();
+        for (message, reason, attempts) in &to_park {
+            store::park(&mut tx, &schema, self.group, self.topic.as_str(), message, reason, *attempts)
+                .await?;
+            let told = self.handler.on_parked(&mut tx, message, reason).await.map_err(Error::from)?;
+            facts.extend(told);
+            dead_letters.push((*message, reason.as_str()));
+        }
+        store::mark_processed(&mut tx, &schema, self.group, &applied_ids).await?;
+
+        // The facts are on the log before the offsets move: a crash in between repeats the
+        // batch, and the repeated facts carry the same event ids.
+        if let Sink::Publish { producer, topics } = self.sink {
+            publish(producer, &topics.events_topic, &facts).await?;
+            dead_letter(producer, &topics.deadletter_topic, self.group, self.topic, &dead_letters).await?;
+        }
+        store::save_offsets(&mut tx, &schema, self.group, self.topic.as_str(), &next_offsets(batch)).await?;
+        let parked = if to_park.is_empty() {
+            None
+        } else {
+            Some(store::open_parked_count(&mut tx, &schema, self.group).await?)
+        };
+        tx.commit().await?;
+        Ok(parked)
+    }
+}
+
+async fn publish(
+    producer: &FutureProducer,
+    topic: &TopicName,
+    facts: &[Fact],
+) -> std::result::Result<(), BatchError> {
+    let sends = facts.iter().map(|fact| {
+        let payload = fact.event.to_json();
+        let event_id = fact.event.event_id.to_string();
+        async move {
+            let headers = OwnedHeaders::new()
+                .insert(Header { key: "kind", value: Some(fact.event.kind.as_str()) })
+                .insert(Header { key: "event_id", value: Some(event_id.as_str()) });
+            let record =
+                FutureRecord::to(topic.as_str()).key(fact.key.as_str()).payload(&payload).headers(headers);
+            producer.send(record, Duration::from_secs(10)).await.map_err(|(err, _)| Error::Kafka(err))
+        }
+    });
+    try_join_all(sends).await.map_err(BatchError::Transient)?;
+    Ok(())
+}
+
+async fn dead_letter(
+    producer: &FutureProducer,
+    topic: &TopicName,
+    group: &str,
+    source: &TopicName,
+    messages: &[(&Incoming, &str)],
+) -> std::result::Result<(), BatchError> {
+    let sends = messages.iter().map(|(message, reason)| {
+        let partition = message.partition.to_string();
+        let offset = message.offset.to_string();
+        async move {
+            let headers = OwnedHeaders::new()
+                .insert(Header { key: "group", value: Some(group) })
+                .insert(Header { key: "topic", value: Some(source.as_str()) })
+                .insert(Header { key: "partition", value: Some(partition.as_str()) })
+                .insert(Header { key: "offset", value: Some(offset.as_str()) })
+                .insert(Header { key: "reason", value: Some(*reason) });
+            let mut record = FutureRecord::to(topic.as_str()).payload(&message.payload).headers(headers);
+            if let Some(key) = &message.key {
+                record = record.key(key.as_str());
+            }
+            producer.send(record, Duration::from_secs(10)).await.map_err(|(err, _)| Error::Kafka(err))
+        }
+    });
+    try_join_all(sends).await.map_err(BatchError::Transient)?;
+    Ok(())
+}
+
+async fn apply_in_savepoint<H: Handler>(
+    handler: &H,
+    tx: &mut PgConnection,
+    messages: &[&Incoming],
+) -> std::result::Result<Vec<Fact>, HandlerError> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut savepoint = tx.begin().await?;
+    let result = handler.apply(&mut savepoint, messages).await;
+    match result {
+        Ok(facts) => {
+            savepoint.commit().await?;
+            Ok(facts)
+        }
+        Err(err) => {
+            // A failed rollback means the connection is gone; report that instead.
+            savepoint.rollback().await?;
+            Err(err)
+        }
+    }
+}
+
+pub fn next_offsets(batch: &[Incoming]) -> HashMap<i32, i64> {
+    let mut next = HashMap::new();
+    for message in batch {
+        let entry = next.entry(message.partition).or_insert(message.offset + 1);
+        *entry = (*entry).max(message.offset + 1);
+    }
+    next
+}

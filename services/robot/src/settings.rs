@@ -1,0 +1,36 @@
+//! How every robot batches, retries and names its consumer group.
+
+use std::time::Duration;
+
+use owp_platform::duration;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RobotSettings {
+    /// Consumer group names are this prefix followed by the robot's name.
+    #[arg(long, env = "OWP_GROUP_PREFIX", default_value = "owp.robot.", global = true)]
+    pub group_prefix: String,
+    /// Most messages handled in one transaction.
+    #[arg(long, env = "OWP_ROBOT_BATCH_MAX", default_value_t = 500)]
+    pub batch_max_messages: usize,
+    /// Longest a batch waits to fill before it is handled.
+    #[arg(long, env = "OWP_ROBOT_BATCH_WAIT", default_value = "20ms", value_parser = duration::parse)]
+    pub batch_max_wait: Duration,
+    /// Attempts at one failing message before it is parked.
+    #[arg(long, env = "OWP_ROBOT_MAX_ATTEMPTS", default_value_t = 3)]
+    pub max_attempts: u32,
+    /// Longest pause between retries of a batch whose database or broker went away.
+    #[arg(long, env = "OWP_ROBOT_MAX_BACKOFF", default_value = "5s", value_parser = duration::parse)]
+    pub max_backoff: Duration,
+}
+
+impl Default for RobotSettings {
+    fn default() -> Self {
+        Self {
+            group_prefix: "owp.robot.".into(),
+            batch_max_messages: 500,
+            batch_max_wait: Duration::from_millis(20),
+            max_attempts: 3,
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}

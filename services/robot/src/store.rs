@@ -1,0 +1,237 @@
+//! The framework's bookkeeping tables, in the robot's own schema: stored offsets, processed ids
+//! and parked messages. Always used inside the batch transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::{Incoming, Result, SchemaName};
+
+/// Creates the schema and the bookkeeping tables if they are missing.
+pub async fn ensure(pool: &PgPool, schema: &SchemaName) -> Result<()> {
+    let statements = [
+        format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.robot_offsets (
+                group_id text NOT NULL, topic text NOT NULL, partition integer NOT NULL,
+                next_offset bigint NOT NULL, PRIMARY KEY (group_id, topic, partition))"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.robot_processed (
+                group_id text NOT NULL, id uuid NOT NULL, PRIMARY KEY (group_id, id))"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.robot_parked (
+                parked_id bigserial PRIMARY KEY, group_id text NOT NULL, topic text NOT NULL,
+                partition integer NOT NULL, message_offset bigint NOT NULL, message_key text,
+                payload bytea NOT NULL, reason text NOT NULL, attempts integer NOT NULL,
+                parked_at timestamptz NOT NULL DEFAULT now(), released_at timestamptz)"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS robot_parked_open ON {schema}.robot_parked (group_id, message_key)
+                WHERE released_at IS NULL"
+        ),
+    ];
+    // Several robots may start at once; serialise their DDL.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('owp.robot.bookkeeping'))").execute(&mut *tx).await?;
+    for statement in statements {
+        sqlx::query(&statement).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stored next offsets of `partitions`.
+pub async fn offsets(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    group: &str,
+    topic: &str,
+    partitions: &[i32],
+) -> Result<HashMap<i32, i64>> {
+    let rows = sqlx::query(&format!(
+        "SELECT partition, next_offset FROM {schema}.robot_offsets
+          WHERE group_id = $1 AND topic = $2 AND partition = ANY($3)"
+    ))
+    .bind(group)
+    .bind(topic)
+    .bind(partitions)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.iter().map(|row| (row.get::<i32, _>(0), row.get::<i64, _>(1))).collect())
+}
+
+/// Stores next offsets; never moves one backwards.
+pub async fn save_offsets(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    group: &str,
+    topic: &str,
+    next: &HashMap<i32, i64>,
+) -> Result<()> {
+    let (partitions, offsets): (Vec<i32>, Vec<i64>) = next.iter().map(|(p, o)| (*p, *o)).unzip();
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.robot_offsets (group_id, topic, partition, next_offset)
+         SELECT $1, $2, p, o FROM UNNEST($3::integer[], $4::bigint[]) AS t(p, o)
+         ON CONFLICT (group_id, topic, partition)
+         DO UPDATE SET next_offset = GREATEST(robot_offsets.next_offset, EXCLUDED.next_offset)"
+    ))
+    .bind(group)
+    .bind(topic)
+    .bind(&partitions)
+    .bind(&offsets)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which of `ids` were processed already.
+pub async fn processed(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    group: &str,
+    ids: &[Uuid],
+) -> Result<HashSet<Uuid>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows =
+        sqlx::query(&format!("SELECT id FROM {schema}.robot_processed WHERE group_id = $1 AND id = ANY($2)"))
+            .bind(group)
+            .bind(ids)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.iter().map(|row| row.get::<Uuid, _>(0)).collect())
+}
+
+pub async fn mark_processed(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    group: &str,
+    ids: &[Uuid],
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.robot_processed (group_id, id) SELECT $1, UNNEST($2::uuid[]) ON CONFLICT DO NOTHING"
+    ))
+    .bind(group)
+    .bind(ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Keys among `keys` that have a parked message waiting.
+pub async fn parked_keys(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    group: &str,
+    keys: &[String],
+) -> Result<HashSet<String>> {
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT DISTINCT message_key FROM {schema}.robot_parked
+          WHERE group_id = $1 AND released_at IS NULL AND message_key = ANY($2)"
+    ))
+    .bind(group)
+    .bind(keys)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.iter().filter_map(|row| row.get::<Option<String>, _>(0)).collect())
+}
+
+pub async fn park(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    group: &str,
+    topic: &str,
+    message: &Incoming,
+    reason: &str,
+    attempts: u32,
+) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.robot_parked
+           (group_id, topic, partition, message_offset, message_key, payload, reason, attempts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(group)
+    .bind(topic)
+    .bind(message.partition)
+    .bind(message.offset)
+    .bind(&message.key)
+    .bind(&message.payload)
+    .bind(reason)
+    .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A parked message, as operators see it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Parked {
+    pub parked_id: i64,
+    pub group_id: String,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub reason: String,
+    pub attempts: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub parked_at: time::OffsetDateTime,
+    #[serde(skip)]
+    pub payload: Vec<u8>,
+}
+
+/// Open parked messages of every robot whose bookkeeping is in `schema`, oldest first.
+pub async fn list_parked(pool: &PgPool, schema: &SchemaName) -> Result<Vec<Parked>> {
+    let rows = sqlx::query(&format!(
+        "SELECT parked_id, group_id, topic, partition, message_offset, message_key, reason, attempts,
+                parked_at, payload
+           FROM {schema}.robot_parked WHERE released_at IS NULL ORDER BY parked_id"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Parked {
+            parked_id: row.get(0),
+            group_id: row.get(1),
+            topic: row.get(2),
+            partition: row.get(3),
+            offset: row.get(4),
+            key: row.get(5),
+            reason: row.get(6),
+            attempts: row.get(7),
+            parked_at: row.get(8),
+            payload: row.get(9),
+        })
+        .collect())
+}
+
+/// Marks parked messages released (after they were re-published for a retry).
+pub async fn release(pool: &PgPool, schema: &SchemaName, ids: &[i64]) -> Result<u64> {
+    let done = sqlx::query(&format!(
+        "UPDATE {schema}.robot_parked SET released_at = now() WHERE parked_id = ANY($1) AND released_at IS NULL"
+    ))
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn open_parked_count(conn: &mut PgConnection, schema: &SchemaName, group: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM {schema}.robot_parked WHERE group_id = $1 AND released_at IS NULL"
+    ))
+    .bind(group)
+    .fetch_one(conn)
+    .await?)
+}

@@ -1,0 +1,130 @@
+//! The robots process: migrates the projection schema, starts every command robot and the
+//! projector, and serves /healthz, /readyz and /metrics.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::Router;
+use owp_platform::{
+    db::DatabaseSettings,
+    http::{self, Health, ReadyCheck},
+    kafka::{self, KafkaSettings, ProducerTuning},
+    topics::Topics,
+};
+use owp_robot::{Robot, RobotContext, RobotMetrics, SchemaName};
+use sqlx::PgPool;
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    MIGRATOR, PROJECTION_SCHEMA, ROBOTS_SCHEMA, RobotsSettings,
+    commands::{Business, CommandRobot, DecideContext, Logout, Profile},
+    projector::Projector,
+};
+
+pub struct Robots {
+    ctx: RobotContext,
+    decide: DecideContext,
+    listener: TcpListener,
+    router: Router,
+}
+
+impl std::fmt::Debug for Robots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Robots").field("ctx", &self.ctx).finish()
+    }
+}
+
+/// Creates the database if needed and brings the projection schema up to date.
+pub async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    database.create_database_if_missing().await?;
+    let pool = database.pool(PROJECTION_SCHEMA, 16).await?;
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {PROJECTION_SCHEMA}")).execute(&pool).await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+impl Robots {
+    pub async fn build(
+        kafka_settings: &KafkaSettings,
+        topics: &Topics,
+        database: &DatabaseSettings,
+        settings: RobotsSettings,
+    ) -> anyhow::Result<Self> {
+        let pool = prepare_database(database).await?;
+        let tuning =
+            ProducerTuning { delivery_timeout: Duration::from_secs(10), ..ProducerTuning::default() };
+        let producer = kafka::producer(kafka_settings, "owp-robots", &tuning)?;
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = RobotMetrics::register(&mut registry);
+        let ready = {
+            let (pool, producer, topic) = (pool.clone(), producer.clone(), topics.events_topic.clone());
+            ReadyCheck::new(move || {
+                let (pool, producer, topic) = (pool.clone(), producer.clone(), topic.clone());
+                async move {
+                    sqlx::query("SELECT 1").execute(&pool).await.map_err(|e| format!("PostgreSQL: {e}"))?;
+                    match kafka::probe_topic(&producer, &topic, Duration::from_secs(2)).await {
+                        Ok(0) => Err(format!("topic {topic} does not exist")),
+                        Ok(_) => Ok(()),
+                        Err(err) => Err(err.to_string()),
+                    }
+                }
+            })
+        };
+        let router = Health::new(ready, Arc::new(registry)).routes().fallback(http::not_found);
+        let listener = http::bind(settings.addr).await?;
+        let ctx = RobotContext {
+            kafka: kafka_settings.clone(),
+            topics: topics.clone(),
+            pool,
+            producer,
+            settings: settings.robot.clone(),
+            metrics,
+        };
+        let decide = DecideContext { session_idle_timeout: settings.session_idle_timeout };
+        Ok(Self { ctx, decide, listener, router })
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| ([127, 0, 0, 1], 0).into())
+    }
+
+    /// Runs every robot until `shutdown`; each finishes and stores its batch before returning.
+    /// If one robot fails, the others are stopped too.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let robots_schema = SchemaName::parse(ROBOTS_SCHEMA)?;
+        let projection_schema = SchemaName::parse(PROJECTION_SCHEMA)?;
+        let stop = shutdown.child_token();
+        let mut tasks = JoinSet::new();
+        let ctx = &self.ctx;
+        macro_rules! spawn_robot {
+            ($handler:expr) => {{
+                let robot = Robot::new(ctx.clone(), $handler).await?;
+                let stop = stop.clone();
+                tasks.spawn(async move { robot.run(stop).await.map_err(anyhow::Error::from) });
+            }};
+        }
+        spawn_robot!(CommandRobot::new(Business, robots_schema.clone(), self.decide.clone()));
+        spawn_robot!(CommandRobot::new(Profile, robots_schema.clone(), self.decide.clone()));
+        spawn_robot!(CommandRobot::new(Logout, robots_schema.clone(), self.decide.clone()));
+        spawn_robot!(Projector::new(projection_schema));
+        let server_stop = stop.clone();
+        let (listener, router) = (self.listener, self.router);
+        tasks.spawn(async move {
+            http::serve(listener, router, server_stop, Duration::from_secs(5))
+                .await
+                .map_err(anyhow::Error::from)
+        });
+
+        let mut result = Ok(());
+        while let Some(joined) = tasks.join_next().await {
+            let outcome = joined.map_err(anyhow::Error::from).and_then(|r| r);
+            if let Err(err) = outcome {
+                tracing::error!(error = %err, "a robot stopped; stopping the others");
+                stop.cancel();
+                result = Err(err);
+            }
+        }
+        owp_platform::kafka::flush(&self.ctx.producer, Duration::from_secs(5));
+        result
+    }
+}

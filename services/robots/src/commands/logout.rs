@@ -1,0 +1,37 @@
+//! `logout`: ends a live session.
+
+use owp_protocol::{
+    Command,
+    facts::{self, kind},
+};
+use owp_robot::HandlerError;
+use sqlx::PgConnection;
+
+use super::{Decide, DecideContext, Decision};
+use crate::sessions;
+
+#[derive(Debug, Default)]
+pub struct Logout;
+
+impl Decide for Logout {
+    const ITEM_TYPE: &'static str = "logout";
+
+    async fn decide(
+        &self,
+        conn: &mut PgConnection,
+        command: &Command,
+        context: &DecideContext,
+    ) -> Result<Decision, HandlerError> {
+        match (
+            command.session_id,
+            sessions::live_user(conn, command.session_id, command.received_at, context.session_idle_timeout)
+                .await?,
+        ) {
+            (Some(session), Some(_)) => Ok(Decision::new(
+                kind::SESSION_ENDED,
+                facts::SessionEnded { session_id: *session.as_uuid(), reason: "logout".into() },
+            )),
+            _ => Ok(Decision::rejected(kind::LOGOUT_REJECTED, "there is no live session to end")),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Command robots: one per item type, each a consumer group on `owp.commands.v1` that decides
+//! every document of its type and publishes exactly one outcome fact for it.
+//!
+//! Adding an item type is adding a schema file (owp-protocol) and a [`Decide`] here, listed in
+//! [`crate::Robots`].
+
+mod business;
+mod logout;
+mod profile;
+
+use std::time::Duration;
+
+pub use business::Business;
+pub use logout::Logout;
+pub use profile::Profile;
+
+use owp_platform::topics::Topics;
+use owp_protocol::{Command, Event, MessageKey, TopicName, facts};
+use owp_robot::{Fact, Handler, HandlerError, Incoming, SchemaName};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A decision: the outcome kind and its body.
+#[derive(Debug)]
+pub struct Decision {
+    pub kind: &'static str,
+    pub body: Value,
+}
+
+impl Decision {
+    pub fn new(kind: &'static str, body: impl serde::Serialize) -> Self {
+        Self { kind, body: serde_json::to_value(body).unwrap_or(Value::Null) }
+    }
+
+    pub fn rejected(kind: &'static str, reason: &str) -> Self {
+        Self::new(kind, facts::Rejected { reason: reason.to_owned() })
+    }
+}
+
+/// What one item type's robot decides. Reads only what the projector wrote; writes nothing.
+pub trait Decide: Send + Sync + 'static {
+    const ITEM_TYPE: &'static str;
+
+    fn decide(
+        &self,
+        conn: &mut PgConnection,
+        command: &Command,
+        context: &DecideContext,
+    ) -> impl std::future::Future<Output = Result<Decision, HandlerError>> + Send;
+}
+
+/// Settings a decision may depend on.
+#[derive(Debug, Clone, Default)]
+pub struct DecideContext {
+    pub session_idle_timeout: Option<Duration>,
+}
+
+/// The [`Handler`] shared by every command robot.
+#[derive(Debug)]
+pub struct CommandRobot<D> {
+    decide: D,
+    name: String,
+    schema: SchemaName,
+    context: DecideContext,
+}
+
+impl<D: Decide> CommandRobot<D> {
+    pub fn new(decide: D, schema: SchemaName, context: DecideContext) -> Self {
+        Self { decide, name: D::ITEM_TYPE.to_owned(), schema, context }
+    }
+}
+
+/// Just enough of a command to route and deduplicate it without decoding the body.
+#[derive(serde::Deserialize)]
+struct Peek {
+    document_id: Uuid,
+    item_type: String,
+}
+
+impl<D: Decide> Handler for CommandRobot<D> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn topic<'a>(&self, topics: &'a Topics) -> &'a TopicName {
+        &topics.commands_topic
+    }
+
+    fn schema(&self) -> &SchemaName {
+        &self.schema
+    }
+
+    fn dedupe_id(&self, message: &Incoming) -> Option<Uuid> {
+        let peek: Peek = serde_json::from_slice(&message.payload).ok()?;
+        (peek.item_type == D::ITEM_TYPE).then_some(peek.document_id)
+    }
+
+    async fn apply(&self, tx: &mut PgConnection, messages: &[&Incoming]) -> Result<Vec<Fact>, HandlerError> {
+        let mut facts = Vec::new();
+        for message in messages {
+            let command = Command::from_json(&message.payload)
+                .map_err(|err| HandlerError::Rejected(format!("undecodable command: {err}")))?;
+            if command.item_type.as_str() != D::ITEM_TYPE {
+                continue;
+            }
+            let decision = self.decide.decide(tx, &command, &self.context).await?;
+            let span =
+                tracing::debug_span!("decided", document_id = %command.document_id, kind = decision.kind);
+            let _entered = span.enter();
+            facts.push(Fact {
+                key: key_of(message, &command),
+                event: Event::outcome_of(&command, decision.kind, decision.body),
+            });
+        }
+        Ok(facts)
+    }
+
+    async fn on_parked(
+        &self,
+        _tx: &mut PgConnection,
+        message: &Incoming,
+        reason: &str,
+    ) -> Result<Vec<Fact>, HandlerError> {
+        // Tell the sender, if the command can be read at all.
+        let Ok(command) = Command::from_json(&message.payload) else { return Ok(Vec::new()) };
+        let mut event = Event::outcome_of(&command, facts::kind::DOCUMENT_FAILED, Value::Null);
+        event.event_id = owp_protocol::EventId::derive(command.document_id, facts::FAILED_SLOT);
+        event.body = serde_json::json!({ "reason": reason });
+        Ok(vec![Fact { key: key_of(message, &command), event }])
+    }
+}
+
+/// Outcome facts go under the command's own key, so every fact about one document lands on one
+/// partition, in order.
+fn key_of(message: &Incoming, command: &Command) -> MessageKey {
+    message.key.clone().map_or_else(|| MessageKey::from(command.document_id), MessageKey::new)
+}

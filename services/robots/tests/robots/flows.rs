@@ -1,0 +1,146 @@
+//! The user-visible flows: sign-up, login, documents with and without a valid session, logout,
+//! and the lockout after failed logins.
+
+use serde_json::{Value, json};
+
+use crate::support::Stack;
+
+#[tokio::test]
+async fn signup_login_then_a_business_is_created_with_a_message() {
+    let stack = Stack::start().await;
+    let user_id = stack.signup("joel", "vegetables are good").await;
+    let login = stack.login("joel", "vegetables are good").await;
+    assert_eq!(login.status(), 200);
+    let session = login.json::<Value>().await.unwrap()["session_id"].as_str().unwrap().to_owned();
+
+    let document = stack
+        .post(json!({"item_type": "business", "session_id": session, "name": "Country Vegetables"}))
+        .await;
+    let (status, text) = stack.outcome(&document).await;
+    assert_eq!((status.as_str(), text.as_str()), ("accepted", "Your new business has been created!"));
+    let (owner, name): (uuid::Uuid, String) =
+        sqlx::query_as("SELECT owner_user_id, name FROM businesses WHERE business_id = $1::uuid")
+            .bind(&document)
+            .fetch_one(&stack.pool)
+            .await
+            .unwrap();
+    assert_eq!((owner, name.as_str()), (user_id, "Country Vegetables"));
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM credentials WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&stack.pool)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2") && !hash.contains("vegetables"), "{hash}");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_business_with_a_bogus_session_is_rejected_with_the_reason() {
+    let stack = Stack::start().await;
+    let document = stack
+        .post(json!({"item_type": "business", "session_id": uuid::Uuid::new_v4(), "name": "Nobody's"}))
+        .await;
+    let (status, text) = stack.outcome(&document).await;
+    assert_eq!(status, "rejected");
+    assert!(text.contains("could not find a valid session"), "{text}");
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM businesses").fetch_one(&stack.pool).await.unwrap();
+    assert_eq!(count, 0);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_through_auth_and_through_the_write_point() {
+    let stack = Stack::start().await;
+    let session = stack.session("allie").await;
+    let response = stack.auth_post("/v1/logout", json!({"session_id": session})).await;
+    assert_eq!(response.status(), 200);
+    let after = stack.post(json!({"item_type": "business", "session_id": session, "name": "Too late"})).await;
+    assert_eq!(stack.outcome(&after).await.0, "rejected");
+    let again = stack.auth_post("/v1/logout", json!({"session_id": session})).await;
+    assert_eq!(again.status(), 404);
+
+    // The logout document, decided by the logout robot.
+    let response = stack.login("allie", "a good password").await;
+    let second = response.json::<Value>().await.unwrap()["session_id"].as_str().unwrap().to_owned();
+    let logout = stack.post(json!({"item_type": "logout", "session_id": second})).await;
+    assert_eq!(stack.outcome(&logout).await, ("accepted".to_owned(), "You have been logged out.".to_owned()));
+    let ended: bool =
+        sqlx::query_scalar("SELECT ended_at IS NOT NULL FROM sessions WHERE session_id = $1::uuid")
+            .bind(&second)
+            .fetch_one(&stack.pool)
+            .await
+            .unwrap();
+    assert!(ended);
+    let twice = stack.post(json!({"item_type": "logout", "session_id": second})).await;
+    assert_eq!(stack.outcome(&twice).await.0, "rejected");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn five_failed_logins_lock_the_account() {
+    let stack = Stack::start().await;
+    stack.signup("mallory", "the right password").await;
+    for _ in 0..5 {
+        let response = stack.login("mallory", "a wrong password").await;
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+    }
+    let locked = stack.login("mallory", "the right password").await;
+    assert_eq!(locked.status(), 429);
+    let wait: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=15 * 60).contains(&wait), "Retry-After {wait}");
+    // Failed logins are facts on the log too.
+    let failures: i64 = sqlx::query_scalar("SELECT count(*) FROM login_failures WHERE username = 'mallory'")
+        .fetch_one(&stack.pool)
+        .await
+        .unwrap();
+    assert_eq!(failures, 5);
+    // Another account is not affected.
+    stack.signup("trent", "the right password").await;
+    assert_eq!(stack.login("trent", "the right password").await.status(), 200);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_profile_is_created_then_updated() {
+    let stack = Stack::start().await;
+    let session = stack.session("veblen").await;
+    let created = stack
+        .post(json!({"item_type": "profile", "session_id": session, "first_name": "Allie", "last_name": "Veblen"}))
+        .await;
+    assert_eq!(stack.outcome(&created).await.0, "accepted");
+    let update = stack
+        .post(json!({"item_type": "profile", "session_id": session, "profile_id": created, "first_name": "Alison", "last_name": "Veblen", "phone": "01-987-234-9812"}))
+        .await;
+    assert_eq!(stack.outcome(&update).await.1, "Your profile has been updated.");
+    let (first, phone): (String, Option<String>) =
+        sqlx::query_as("SELECT first_name, phone FROM profiles WHERE profile_id = $1::uuid")
+            .bind(&created)
+            .fetch_one(&stack.pool)
+            .await
+            .unwrap();
+    assert_eq!((first.as_str(), phone.as_deref()), ("Alison", Some("01-987-234-9812")));
+    let missing = stack
+        .post(json!({"item_type": "profile", "profile_id": uuid::Uuid::new_v4(), "first_name": "X", "last_name": "Y"}))
+        .await;
+    assert_eq!(stack.outcome(&missing).await.0, "rejected");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn signup_refuses_a_taken_name_and_bad_fields() {
+    let stack = Stack::start().await;
+    stack.signup("unique", "long enough").await;
+    let taken = stack.auth_post("/v1/signup", json!({"username": "unique", "password": "long enough"})).await;
+    assert_eq!(taken.status(), 409);
+    let bad = stack.auth_post("/v1/signup", json!({"username": "x", "password": "short"})).await;
+    assert_eq!(bad.status(), 422);
+    let problem: Value = bad.json().await.unwrap();
+    let pointers: Vec<_> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+    assert_eq!(pointers, ["/username", "/password"]);
+    let missing = stack.auth_post("/v1/login", json!({"username": "unique"})).await;
+    assert_eq!(missing.status(), 422);
+    stack.stop().await;
+}

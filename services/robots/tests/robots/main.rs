@@ -1,0 +1,10 @@
+//! Integration tests of the robots, auth and the projection against the real broker and
+//! PostgreSQL: each test runs a whole stack on its own topics and database.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod duplicates;
+mod flows;
+mod poison;
+mod replay;
