@@ -54,6 +54,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deadletter(command) => deadletter::run(&cli.kafka, &cli.database, command).await,
         Command::Topics(args) => topics::run(&cli.kafka, &cli.topics, &args).await,
         Command::Read(args) => read::run(&cli.kafka, &args).await,
-        Command::Bench(command) => bench::run(&cli.kafka, command).await,
+        Command::Bench(command) => bench::run(&cli.kafka, &cli.database, command).await,
     }
 }

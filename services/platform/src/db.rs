@@ -71,9 +71,20 @@ impl DatabaseSettings {
 
     /// A pool whose connections resolve unqualified table names in `schema` first.
     pub async fn pool(&self, schema: &str, max_connections: u32) -> Result<PgPool> {
+        self.pool_with(schema, max_connections, &[]).await
+    }
+
+    /// [`DatabaseSettings::pool`] with more session settings (e.g. `synchronous_commit`).
+    pub async fn pool_with(
+        &self,
+        schema: &str,
+        max_connections: u32,
+        settings: &[(&str, &str)],
+    ) -> Result<PgPool> {
         let options = self
             .options()?
             .options([("search_path", schema)])
+            .options(settings.iter().copied())
             .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2));
         PgPoolOptions::new()
             .max_connections(max_connections)

@@ -1,8 +1,8 @@
 //! Kafka client set-up, written once: broker settings, the durable producer every write path
 //! uses, topic creation, and the metadata probe behind `/readyz`.
 //!
-//! The producer is always `acks=all` and idempotent: a write reported as accepted is on every
-//! in-sync replica, and an internal retry can never store it twice.
+//! The producer is always `acks=all` (a write reported as accepted is on every in-sync replica)
+//! and idempotent unless a writer's records are deduplicated downstream anyway.
 
 use std::time::Duration;
 
@@ -53,6 +53,10 @@ pub struct ProducerTuning {
     pub queue_max_messages: u32,
     /// How long the client may wait to fill a batch; small, because callers wait for the ack.
     pub linger: Duration,
+    /// Idempotent delivery (the broker drops the client's own retries). Without it, one request
+    /// in flight per connection keeps the order; for writers whose records are deduplicated
+    /// downstream anyway.
+    pub idempotent: bool,
 }
 
 impl Default for ProducerTuning {
@@ -61,20 +65,25 @@ impl Default for ProducerTuning {
             delivery_timeout: Duration::from_secs(5),
             queue_max_messages: 100_000,
             linger: Duration::from_millis(2),
+            idempotent: true,
         }
     }
 }
 
-/// The durable producer: `acks=all`, idempotent, bounded delivery time.
+/// The durable producer: `acks=all`, idempotent unless told otherwise, bounded delivery time.
 pub fn producer(
     settings: &KafkaSettings,
     client_id: &str,
     tuning: &ProducerTuning,
 ) -> Result<FutureProducer> {
-    settings
-        .client_config(client_id)
+    let mut config = settings.client_config(client_id);
+    if tuning.idempotent {
+        config.set("enable.idempotence", "true");
+    } else {
+        config.set("enable.idempotence", "false").set("max.in.flight.requests.per.connection", "1");
+    }
+    config
         .set("acks", "all")
-        .set("enable.idempotence", "true")
         .set("message.timeout.ms", millis(tuning.delivery_timeout))
         .set("queue.buffering.max.messages", tuning.queue_max_messages.to_string())
         .set("linger.ms", millis(tuning.linger))
@@ -161,6 +170,26 @@ pub async fn probe_topic(producer: &FutureProducer, topic: &TopicName, timeout: 
             .find(|t| t.name() == topic.as_str() && t.error().is_none())
             .map_or(0, |t| t.partitions().len());
         Ok(partitions)
+    })
+    .await
+    .unwrap_or_else(|join| Err(Error::Task(join.to_string())))
+}
+
+/// The partition ids of `topic` (empty when the topic does not exist).
+pub async fn partitions(producer: &FutureProducer, topic: &TopicName, timeout: Duration) -> Result<Vec<i32>> {
+    let producer = producer.clone();
+    let topic = topic.clone();
+    tokio::task::spawn_blocking(move || {
+        let metadata = producer
+            .client()
+            .fetch_metadata(Some(topic.as_str()), timeout)
+            .map_err(|err| Error::kafka("broker metadata unavailable", err))?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic.as_str() && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect())
     })
     .await
     .unwrap_or_else(|join| Err(Error::Task(join.to_string())))

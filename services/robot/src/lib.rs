@@ -13,6 +13,7 @@ pub mod deadletter;
 mod error;
 mod handler;
 mod metrics;
+mod ownership;
 mod runner;
 mod schema;
 mod settings;

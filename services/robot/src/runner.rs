@@ -1,12 +1,9 @@
-//! The consumer loop every robot runs: collect a batch, position partitions at the offsets stored
-//! in PostgreSQL, apply in one transaction, publish the decided facts, store offsets, commit.
+//! The consumer loop every robot runs: take partitions (see [`crate::ownership`]), read them
+//! from the offsets stored in PostgreSQL, collect a batch, process it (see [`crate::batch`]),
+//! repeat; on shutdown finish the batch, store it, and give the partitions back.
 
 use std::{
-    collections::{HashMap, HashSet},
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    collections::HashMap,
     time::{Duration, Instant},
 };
 
@@ -14,7 +11,7 @@ use owp_platform::{kafka::KafkaSettings, topics::Topics};
 use owp_protocol::TopicName;
 use rdkafka::{
     ClientContext, Message, Offset, TopicPartitionList,
-    consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
+    consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer},
     producer::FutureProducer,
 };
 use sqlx::PgPool;
@@ -24,8 +21,13 @@ use crate::{
     Handler, Incoming, Result, RobotMetrics, RobotSettings,
     batch::{BatchError, Sink, Step},
     metrics::{GroupLabels, PartitionLabels},
+    ownership::Ownership,
     store,
 };
+
+/// How often a robot tries to take partitions nobody holds, and re-reads the partition list.
+const OWNERSHIP_INTERVAL: Duration = Duration::from_secs(1);
+const PARTITIONS_INTERVAL: Duration = Duration::from_secs(30);
 
 /// What every robot of a process shares.
 #[derive(Clone)]
@@ -47,10 +49,9 @@ impl std::fmt::Debug for RobotContext {
     }
 }
 
-/// Counts rebalances, so the loop knows to re-position its partitions, and turns librdkafka's
-/// periodic statistics into the lag gauge (no extra broker round trip per batch).
+/// Turns librdkafka's periodic statistics into the lag gauge (no extra broker round trip per
+/// batch).
 struct RobotClientContext {
-    rebalances: Arc<AtomicU64>,
     group: String,
     lag:
         prometheus_client::metrics::family::Family<PartitionLabels, prometheus_client::metrics::gauge::Gauge>,
@@ -69,14 +70,7 @@ impl ClientContext for RobotClientContext {
     }
 }
 
-impl ConsumerContext for RobotClientContext {
-    fn post_rebalance(&self, _consumer: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(assignment) = rebalance {
-            tracing::info!(partitions = assignment.count(), "partitions assigned");
-        }
-        self.rebalances.fetch_add(1, Ordering::SeqCst);
-    }
-}
+impl ConsumerContext for RobotClientContext {}
 
 /// One running robot.
 pub struct Robot<H: Handler> {
@@ -85,9 +79,9 @@ pub struct Robot<H: Handler> {
     group: String,
     topic: TopicName,
     consumer: StreamConsumer<RobotClientContext>,
-    rebalances: Arc<AtomicU64>,
-    seen_rebalances: u64,
-    /// Next offset to accept per partition, once positioned since the last rebalance.
+    ownership: Ownership,
+    partitions: Vec<i32>,
+    /// Next offset to accept per owned partition.
     expected: HashMap<i32, i64>,
 }
 
@@ -102,31 +96,25 @@ impl<H: Handler> Robot<H> {
         store::ensure(&ctx.pool, handler.schema()).await?;
         let group = format!("{}{}", ctx.settings.group_prefix, handler.name());
         let topic = handler.topic(&ctx.topics).clone();
-        let rebalances = Arc::new(AtomicU64::new(0));
+        // The group id names the committed offsets (for lag tools); partitions are assigned by
+        // hand, never through group membership.
         let consumer: StreamConsumer<RobotClientContext> = ctx
             .kafka
             .client_config(&group)
             .set("group.id", &group)
             .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000")
             .set("statistics.interval.ms", "5000")
-            .create_with_context(RobotClientContext {
-                rebalances: rebalances.clone(),
-                group: group.clone(),
-                lag: ctx.metrics.lag.clone(),
-            })?;
-        consumer.subscribe(&[topic.as_str()])?;
+            .create_with_context(RobotClientContext { group: group.clone(), lag: ctx.metrics.lag.clone() })?;
+        let ownership = Ownership::new(ctx.pool.clone(), group.clone());
         Ok(Self {
             ctx,
             handler,
             group,
             topic,
             consumer,
-            rebalances,
-            seen_rebalances: 0,
+            ownership,
+            partitions: Vec::new(),
             expected: HashMap::new(),
         })
     }
@@ -139,23 +127,54 @@ impl<H: Handler> Robot<H> {
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<()> {
         tracing::info!(group = %self.group, topic = %self.topic, "robot started");
         let labels = GroupLabels { group: self.group.clone() };
+        let mut next_ownership = Instant::now();
+        let mut next_partitions = Instant::now();
         while !shutdown.is_cancelled() {
-            let batch = self.collect(&shutdown).await;
-            let batch = self.position(batch).await;
+            if Instant::now() >= next_partitions {
+                // Partitions rarely change: on failure keep the known list and ask again soon.
+                next_partitions = Instant::now() + Duration::from_secs(2);
+                match owp_platform::kafka::partitions(&self.ctx.producer, &self.topic, Duration::from_secs(5))
+                    .await
+                {
+                    Ok(partitions) if !partitions.is_empty() => {
+                        self.partitions = partitions;
+                        next_partitions = Instant::now() + PARTITIONS_INTERVAL;
+                    }
+                    Ok(_) => {
+                        tracing::warn!(group = %self.group, topic = %self.topic, "topic has no partitions yet")
+                    }
+                    Err(err) => {
+                        tracing::warn!(group = %self.group, error = %err, "cannot read the topic's partitions")
+                    }
+                }
+            }
+            if Instant::now() >= next_ownership {
+                if self.ownership.refresh(&self.partitions).await {
+                    self.assign().await;
+                }
+                next_ownership = Instant::now() + OWNERSHIP_INTERVAL;
+            }
+            if self.ownership.owned().is_empty() {
+                tokio::select! {
+                    () = tokio::time::sleep_until(next_ownership.into()) => {}
+                    () = shutdown.cancelled() => {}
+                }
+                continue;
+            }
+            let batch = self.collect(&shutdown, next_ownership).await;
             if batch.is_empty() {
                 continue;
             }
             let started = Instant::now();
             let mut backoff = Duration::from_millis(100);
             loop {
-                let sink = Sink::Publish { producer: &self.ctx.producer, topics: &self.ctx.topics };
                 let step = Step {
                     handler: &self.handler,
                     pool: &self.ctx.pool,
                     group: &self.group,
                     topic: &self.topic,
                     max_attempts: self.ctx.settings.max_attempts,
-                    sink,
+                    sink: Sink::Publish { producer: &self.ctx.producer, topics: &self.ctx.topics },
                 };
                 match step.process(&batch).await {
                     Ok(parked) => {
@@ -168,12 +187,13 @@ impl<H: Handler> Robot<H> {
                         tracing::warn!(group = %self.group, error = %err, retry_in = ?backoff, "batch failed, will retry");
                         tokio::select! {
                             () = tokio::time::sleep(backoff) => {}
-                            () = shutdown.cancelled() => return self.leave(),
+                            () = shutdown.cancelled() => return self.leave().await,
                         }
                         backoff = (backoff * 2).min(self.ctx.settings.max_backoff);
                     }
                     Err(BatchError::Fatal(err)) => {
                         tracing::error!(group = %self.group, error = %err, "robot stopped");
+                        self.leave().await?;
                         return Err(err);
                     }
                 }
@@ -183,33 +203,82 @@ impl<H: Handler> Robot<H> {
             self.ctx.metrics.messages.get_or_create(&labels).inc_by(batch.len() as u64);
             self.after_commit(&batch);
         }
-        self.leave()
+        self.leave().await
     }
 
-    fn leave(self) -> Result<()> {
-        self.consumer.unsubscribe();
-        tracing::info!(group = %self.group, "robot stopped, left the group");
+    async fn leave(mut self) -> Result<()> {
+        let _ = self.consumer.unassign();
+        self.ownership.release().await;
+        tracing::info!(group = %self.group, "robot stopped, partitions released");
         Ok(())
     }
 
-    /// Up to `batch_max_messages`, waiting at most `batch_max_wait` once the first has arrived.
-    async fn collect(&mut self, shutdown: &CancellationToken) -> Vec<Incoming> {
+    /// Reads the owned partitions from their stored offsets (the beginning when none is stored).
+    async fn assign(&mut self) {
+        let owned: Vec<i32> = self.ownership.owned().iter().copied().collect();
+        let stored = match self.ctx.pool.acquire().await {
+            Ok(mut conn) => {
+                store::offsets(&mut conn, self.handler.schema(), &self.group, self.topic.as_str(), &owned)
+                    .await
+            }
+            Err(err) => Err(err.into()),
+        };
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(err) => {
+                // Without the stored offsets nothing can be read safely; try again shortly.
+                tracing::warn!(group = %self.group, error = %err, "cannot read stored offsets");
+                self.ownership.release().await;
+                return;
+            }
+        };
+        let mut assignment = TopicPartitionList::new();
+        self.expected.clear();
+        for partition in &owned {
+            let next = stored.get(partition).copied();
+            let offset = next.map_or(Offset::Beginning, Offset::Offset);
+            if assignment.add_partition_offset(self.topic.as_str(), *partition, offset).is_ok() {
+                self.expected.insert(*partition, next.unwrap_or(0));
+            }
+        }
+        match self.consumer.assign(&assignment) {
+            Ok(()) => tracing::info!(group = %self.group, partitions = ?owned, "partitions taken"),
+            Err(err) => {
+                tracing::warn!(group = %self.group, error = %err, "cannot assign partitions");
+                self.ownership.release().await;
+            }
+        }
+    }
+
+    /// Up to `batch_max_messages`, waiting at most `batch_max_wait` once the first has arrived,
+    /// and never past `until` for the first one (ownership is re-checked then). Drops what lies
+    /// below the expected offsets (already stored).
+    async fn collect(&mut self, shutdown: &CancellationToken, until: Instant) -> Vec<Incoming> {
         let mut batch = Vec::new();
         let max = self.ctx.settings.batch_max_messages;
         let first = tokio::select! {
-            message = self.consumer.recv() => message,
+            message = tokio::time::timeout_at(until.into(), self.consumer.recv()) => match message {
+                Ok(message) => message,
+                Err(_) => return batch,
+            },
             () = shutdown.cancelled() => return batch,
         };
         let deadline = tokio::time::Instant::now() + self.ctx.settings.batch_max_wait;
         let mut next = Some(first);
         while let Some(received) = next.take() {
             match received {
-                Ok(message) => batch.push(Incoming {
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                    payload: message.payload().unwrap_or_default().to_vec(),
-                }),
+                Ok(message) => {
+                    let fresh =
+                        self.expected.get(&message.partition()).is_some_and(|&e| message.offset() >= e);
+                    if fresh {
+                        batch.push(Incoming {
+                            partition: message.partition(),
+                            offset: message.offset(),
+                            key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                            payload: message.payload().unwrap_or_default().to_vec(),
+                        });
+                    }
+                }
                 // The client reconnects by itself; the error is only worth a line in the log.
                 Err(err) => tracing::warn!(group = %self.group, error = %err, "consumer error"),
             }
@@ -219,80 +288,6 @@ impl<H: Handler> Robot<H> {
             next = tokio::time::timeout_at(deadline, self.consumer.recv()).await.ok();
         }
         batch
-    }
-
-    /// Drops messages below the stored offsets; on the first message of a partition since the
-    /// last rebalance, seeks to the offset stored in PostgreSQL if the consumer is elsewhere.
-    async fn position(&mut self, batch: Vec<Incoming>) -> Vec<Incoming> {
-        let rebalances = self.rebalances.load(Ordering::SeqCst);
-        if rebalances != self.seen_rebalances {
-            self.seen_rebalances = rebalances;
-            self.expected.clear();
-        }
-        let unpositioned: Vec<i32> = batch
-            .iter()
-            .map(|m| m.partition)
-            .filter(|p| !self.expected.contains_key(p))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        if !unpositioned.is_empty() {
-            let stored = match self.ctx.pool.acquire().await {
-                Ok(mut conn) => {
-                    store::offsets(
-                        &mut conn,
-                        self.handler.schema(),
-                        &self.group,
-                        self.topic.as_str(),
-                        &unpositioned,
-                    )
-                    .await
-                }
-                Err(err) => Err(err.into()),
-            };
-            let stored = match stored {
-                Ok(stored) => stored,
-                Err(err) => {
-                    // Nothing of these partitions is handled until they can be positioned.
-                    tracing::warn!(group = %self.group, error = %err, "cannot read stored offsets");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    return batch.into_iter().filter(|m| self.expected.contains_key(&m.partition)).collect();
-                }
-            };
-            for partition in unpositioned {
-                let first =
-                    batch.iter().find(|m| m.partition == partition).map(|m| m.offset).unwrap_or_default();
-                match stored.get(&partition) {
-                    Some(&next) if next != first => {
-                        let seek = self.consumer.seek(
-                            self.topic.as_str(),
-                            partition,
-                            Offset::Offset(next),
-                            Duration::from_secs(5),
-                        );
-                        match seek {
-                            Ok(()) => {
-                                tracing::info!(group = %self.group, partition, from = first, to = next, "positioned at stored offset");
-                                self.expected.insert(partition, next);
-                            }
-                            Err(err) => {
-                                tracing::warn!(group = %self.group, partition, error = %err, "seek failed; will retry");
-                            }
-                        }
-                    }
-                    Some(&next) => {
-                        self.expected.insert(partition, next);
-                    }
-                    None => {
-                        self.expected.insert(partition, first);
-                    }
-                }
-            }
-        }
-        batch
-            .into_iter()
-            .filter(|m| self.expected.get(&m.partition).is_some_and(|&expected| m.offset >= expected))
-            .collect()
     }
 
     /// Remembers where each partition stands and tells Kafka too (a convenience only).

@@ -34,12 +34,23 @@ impl std::fmt::Debug for Robots {
     }
 }
 
-/// Creates the database if needed and brings the projection schema up to date.
+/// Creates the database if needed and brings the projection schema up to date. Several
+/// processes may start at once; a session lock makes them take turns (CREATE SCHEMA IF NOT
+/// EXISTS is not safe against a concurrent twin).
 pub async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgPool> {
     database.create_database_if_missing().await?;
     let pool = database.pool(PROJECTION_SCHEMA, 16).await?;
-    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {PROJECTION_SCHEMA}")).execute(&pool).await?;
-    MIGRATOR.run(&pool).await?;
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('owp.migrate'))").execute(&mut *conn).await?;
+    let migrated = async {
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {PROJECTION_SCHEMA}")).execute(&mut *conn).await?;
+        MIGRATOR.run(&mut *conn).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('owp.migrate'))").execute(&mut *conn).await?;
+    migrated?;
+    drop(conn);
     Ok(pool)
 }
 
@@ -51,8 +62,14 @@ impl Robots {
         settings: RobotsSettings,
     ) -> anyhow::Result<Self> {
         let pool = prepare_database(database).await?;
-        let tuning =
-            ProducerTuning { delivery_timeout: Duration::from_secs(10), ..ProducerTuning::default() };
+        // Not idempotent: every fact carries a deterministic event id and is deduplicated by the
+        // projector, and tansu 0.6 can panic on the idempotence state of a producer whose
+        // process was killed mid-send (seen in the crash test), taking the broker down.
+        let tuning = ProducerTuning {
+            delivery_timeout: Duration::from_secs(10),
+            idempotent: false,
+            ..ProducerTuning::default()
+        };
         let producer = kafka::producer(kafka_settings, "owp-robots", &tuning)?;
         let mut registry = prometheus_client::registry::Registry::default();
         let metrics = RobotMetrics::register(&mut registry);

@@ -145,7 +145,8 @@ pub async fn fresh_schema(
 ) -> anyhow::Result<PgPool> {
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(admin).await?;
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(admin).await?;
-    let pool = database.pool(schema.as_str(), 4).await?;
+    // A rebuild that dies is simply run again, so its commits need not wait for the disk.
+    let pool = database.pool_with(schema.as_str(), 4, &[("synchronous_commit", "off")]).await?;
     MIGRATOR.run(&pool).await.context("cannot create the projection tables")?;
     store::ensure(&pool, schema).await?;
     Ok(pool)

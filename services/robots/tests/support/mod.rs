@@ -246,8 +246,13 @@ pub async fn wait_scalar(pool: &PgPool, query: &str, expected: i64, limit: Durat
     }
 }
 
+/// A producer that waits out a broker restart (a minute per message).
 pub fn producer(kafka: &KafkaSettings) -> FutureProducer {
-    kafka::producer(kafka, "owp-test", &kafka::ProducerTuning::default()).unwrap()
+    let tuning = kafka::ProducerTuning {
+        delivery_timeout: Duration::from_secs(60),
+        ..kafka::ProducerTuning::default()
+    };
+    kafka::producer(kafka, "owp-test", &tuning).unwrap()
 }
 
 pub async fn produce(producer: &FutureProducer, topic: &str, key: &str, payload: &[u8]) -> (i32, i64) {

@@ -1,0 +1,74 @@
+//! Which partitions this process handles: one PostgreSQL session advisory lock per
+//! (consumer group, partition), held on a connection of its own.
+//!
+//! Why not the broker's group membership: the lock dies with the process — a robot killed with
+//! SIGKILL hands its partitions to a standby the moment PostgreSQL notices the closed connection,
+//! without waiting for a session timeout or a rebalance, and without depending on how a
+//! Kafka-compatible broker handles dead members (tansu 0.6 never evicts them). Offsets live in
+//! PostgreSQL anyway, so the lock and the offsets are in one place. A process takes every free
+//! partition; further processes are hot standbys.
+
+use std::collections::BTreeSet;
+
+use sqlx::{Connection, PgConnection, PgPool};
+
+#[derive(Debug)]
+pub struct Ownership {
+    pool: PgPool,
+    group: String,
+    conn: Option<PgConnection>,
+    owned: BTreeSet<i32>,
+}
+
+impl Ownership {
+    pub fn new(pool: PgPool, group: String) -> Self {
+        Self { pool, group, conn: None, owned: BTreeSet::new() }
+    }
+
+    pub fn owned(&self) -> &BTreeSet<i32> {
+        &self.owned
+    }
+
+    /// Tries to take every partition of `partitions` not held yet. Returns whether the owned set
+    /// changed. If the lock connection is gone, so are the locks: everything is given up.
+    pub async fn refresh(&mut self, partitions: &[i32]) -> bool {
+        let before = self.owned.clone();
+        if let Err(err) = self.try_take(partitions).await {
+            tracing::warn!(group = %self.group, error = %err, "lost the partition locks' connection; giving up all partitions");
+            self.conn = None;
+            self.owned.clear();
+        }
+        self.owned != before
+    }
+
+    async fn try_take(&mut self, partitions: &[i32]) -> sqlx::Result<()> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await?.detach());
+        }
+        let Some(conn) = self.conn.as_mut() else { return Ok(()) };
+        // A cheap round trip tells whether the held locks still exist.
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        for partition in partitions {
+            if self.owned.contains(partition) {
+                continue;
+            }
+            let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1), $2)")
+                .bind(&self.group)
+                .bind(partition)
+                .fetch_one(&mut *conn)
+                .await?;
+            if taken {
+                self.owned.insert(*partition);
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives every partition back (at shutdown), so a standby takes over at once.
+    pub async fn release(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
+        self.owned.clear();
+    }
+}
