@@ -5,6 +5,8 @@ mod ingest;
 mod replay;
 mod rss;
 mod stats;
+mod translate;
+mod visibility;
 
 use owp_platform::{db::DatabaseSettings, kafka::KafkaSettings};
 
@@ -17,6 +19,10 @@ pub enum BenchCommand {
     IdleRss(rss::RssArgs),
     /// Rebuild of the projection from the log, against writing the same rows with COPY.
     Replay(replay::ReplayBenchArgs),
+    /// POST → readable at the read point, at a steady rate, against the write point's 202.
+    Visibility(visibility::VisibilityArgs),
+    /// Full rebuild of a translator collection, against building the same documents in SQL.
+    TranslatorRebuild(translate::TranslateArgs),
 }
 
 pub async fn run(
@@ -28,5 +34,20 @@ pub async fn run(
         BenchCommand::Ingest(args) => ingest::run(kafka_settings, &args).await,
         BenchCommand::IdleRss(args) => rss::run(kafka_settings, &args).await,
         BenchCommand::Replay(args) => replay::run(kafka_settings, database, &args).await,
+        BenchCommand::Visibility(args) => visibility::run(kafka_settings, database, &args).await,
+        BenchCommand::TranslatorRebuild(args) => translate::run(database, &args).await,
     }
+}
+
+/// Drops a benchmark's own database (the benchmarks leave nothing behind).
+async fn drop_database(database: &DatabaseSettings) -> anyhow::Result<()> {
+    let name = database.database_name()?;
+    let base =
+        database.database_url.rsplit_once('/').map_or(database.database_url.as_str(), |(base, _)| base);
+    let admin = DatabaseSettings::new(format!("{base}/postgres")).pool("public", 1).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.replace('"', "\"\"")))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use owp_platform::{db::DatabaseSettings, kafka::KafkaSettings, shutdown, telemetry, topics::Topics};
 
-use crate::{bench, deadletter, read, replay, topics, up};
+use crate::{bench, deadletter, read, replay, topics, translator, up};
 
 /// One write point, one read point, one log: run the services and operate them.
 #[derive(Debug, Parser)]
@@ -39,6 +39,9 @@ pub enum Command {
     /// Parked messages: list them, retry them.
     #[command(subcommand)]
     Deadletter(deadletter::DeadletterCommand),
+    /// The translator: check a configuration, rebuild collections.
+    #[command(subcommand)]
+    Translator(translator::TranslatorCommand),
     /// Benchmarks that print figures against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -54,6 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deadletter(command) => deadletter::run(&cli.kafka, &cli.database, command).await,
         Command::Topics(args) => topics::run(&cli.kafka, &cli.topics, &args).await,
         Command::Read(args) => read::run(&cli.kafka, &args).await,
+        Command::Translator(command) => translator::run(&cli.database, command).await,
         Command::Bench(command) => bench::run(&cli.kafka, &cli.database, command).await,
     }
 }

@@ -8,6 +8,7 @@ pub mod deadletter;
 pub mod read;
 pub mod replay;
 pub mod topics;
+pub mod translator;
 pub mod up;
 
 pub use cli::{Cli, run};

@@ -19,6 +19,8 @@ pub enum Service {
     Writepoint,
     Robots,
     Auth,
+    Translator,
+    Readpoint,
 }
 
 impl FromStr for Service {
@@ -28,7 +30,11 @@ impl FromStr for Service {
             "writepoint" => Ok(Service::Writepoint),
             "robots" => Ok(Service::Robots),
             "auth" => Ok(Service::Auth),
-            other => Err(format!("unknown service {other:?}; known: writepoint, robots, auth")),
+            "translator" => Ok(Service::Translator),
+            "readpoint" => Ok(Service::Readpoint),
+            other => Err(format!(
+                "unknown service {other:?}; known: writepoint, robots, auth, translator, readpoint"
+            )),
         }
     }
 }
@@ -36,7 +42,12 @@ impl FromStr for Service {
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
     /// Comma-separated services to run.
-    #[arg(long, env = "OWP_SERVICES", value_delimiter = ',', default_value = "robots,auth,writepoint")]
+    #[arg(
+        long,
+        env = "OWP_SERVICES",
+        value_delimiter = ',',
+        default_value = "robots,auth,writepoint,translator,readpoint"
+    )]
     pub services: Vec<Service>,
     /// Create missing topics before starting (handy on one machine; production creates them
     /// with the infrastructure).
@@ -50,6 +61,12 @@ pub struct UpArgs {
     pub robots: owp_robots::RobotsSettings,
     #[command(flatten)]
     pub auth: owp_auth::Settings,
+    #[command(flatten)]
+    pub read_store: owp_readstore::ReadStoreSettings,
+    #[command(flatten)]
+    pub translator: owp_translator::Settings,
+    #[command(flatten)]
+    pub readpoint: owp_readpoint::Settings,
 }
 
 pub async fn run(
@@ -71,7 +88,9 @@ pub async fn run(
     let stop = shutdown.child_token();
     let mut running = JoinSet::new();
     // Robots first: they create the database and the projection tables the others read.
-    for service in [Service::Robots, Service::Auth, Service::Writepoint] {
+    let order =
+        [Service::Robots, Service::Auth, Service::Writepoint, Service::Translator, Service::Readpoint];
+    for service in order {
         if !args.services.contains(&service) {
             continue;
         }
@@ -100,6 +119,20 @@ pub async fn run(
                     .await
                     .context("cannot start the write point")?;
                 running.spawn(async move { app.run(stop).await.map_err(anyhow::Error::from) });
+            }
+            Service::Translator => {
+                let translator =
+                    owp_translator::Translator::build(database, &args.read_store, args.translator.clone())
+                        .await
+                        .context("cannot start the translator")?;
+                running.spawn(async move { translator.run(stop).await });
+            }
+            Service::Readpoint => {
+                let app =
+                    owp_readpoint::Application::build(database, &args.read_store, args.readpoint.clone())
+                        .await
+                        .context("cannot start the read point")?;
+                running.spawn(async move { app.run(stop).await });
             }
         }
     }

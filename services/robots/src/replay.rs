@@ -127,6 +127,7 @@ pub async fn replay(
                 .execute(&mut *lock)
                 .await?;
         }
+        set_capture_in(&mut lock, &scratch, true).await?;
         sqlx::query(&format!("ALTER SCHEMA {scratch} RENAME TO {PROJECTION_SCHEMA}"))
             .execute(&mut *lock)
             .await?;
@@ -149,7 +150,27 @@ pub async fn fresh_schema(
     let pool = database.pool_with(schema.as_str(), 4, &[("synchronous_commit", "off")]).await?;
     MIGRATOR.run(&pool).await.context("cannot create the projection tables")?;
     store::ensure(&pool, schema).await?;
+    // A rebuild's rows are not changes for the translator (it rebuilds its collections from the
+    // swapped-in schema afterwards), so change capture stays off until the swap.
+    set_capture(&pool, false).await?;
     Ok(pool)
+}
+
+/// The tables change capture (migration 0002) follows.
+const CAPTURED: &[&str] = &["users", "sessions", "session_activity", "profiles", "businesses", "messages"];
+
+async fn set_capture(pool: &PgPool, on: bool) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let schema: String = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&mut *conn).await?;
+    set_capture_in(&mut conn, &SchemaName::parse(schema)?, on).await
+}
+
+async fn set_capture_in(conn: &mut sqlx::PgConnection, schema: &SchemaName, on: bool) -> anyhow::Result<()> {
+    let verb = if on { "ENABLE" } else { "DISABLE" };
+    for table in CAPTURED {
+        sqlx::query(&format!("ALTER TABLE {schema}.{table} {verb} TRIGGER USER")).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 async fn schema_exists(conn: &mut sqlx::PgConnection, schema: &str) -> sqlx::Result<bool> {

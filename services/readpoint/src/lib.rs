@@ -1,0 +1,72 @@
+//! The one read point: the outcome of a submitted document (waiting, bounded, until it is
+//! readable: read-your-writes in one call), denormalized documents by key with ETags, filtered
+//! and paged listings, and a session's messages. It reads only the read store.
+
+mod routes;
+mod settings;
+mod waiters;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, middleware};
+use owp_platform::{
+    db::DatabaseSettings,
+    http::{self, Health, HttpMetrics, ReadyCheck},
+};
+use owp_readstore::{ReadStore, ReadStoreSettings};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use routes::MESSAGES;
+pub use settings::Settings;
+pub use waiters::Waiters;
+
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pool: sqlx::PgPool,
+    waiters: Waiters,
+}
+
+impl Application {
+    pub async fn build(
+        database: &DatabaseSettings,
+        read_store: &ReadStoreSettings,
+        settings: Settings,
+    ) -> anyhow::Result<Self> {
+        database.create_database_if_missing().await?;
+        let pool = database.pool("owp_read", 16).await?;
+        let store = Arc::new(read_store.open(pool.clone())?);
+        let mut registry = prometheus_client::registry::Registry::default();
+        let http_metrics = HttpMetrics::register(&mut registry);
+        let ready = {
+            let store = store.clone();
+            ReadyCheck::new(move || {
+                let store = store.clone();
+                async move { store.ready().await.map_err(|e| e.to_string()) }
+            })
+        };
+        let waiters = Waiters::default();
+        let listener = http::bind(settings.addr).await?;
+        let state = routes::AppState { store, waiters: waiters.clone(), settings };
+        let router = routes::router(state)
+            .merge(Health::new(ready, Arc::new(registry)).routes())
+            .fallback(http::not_found)
+            .method_not_allowed_fallback(http::method_not_allowed)
+            .layer(middleware::from_fn_with_state(http_metrics, http::track_requests));
+        Ok(Self { listener, router, pool, waiters })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "read point listening");
+        let listen = tokio::spawn(self.waiters.clone().listen(self.pool.clone(), shutdown.clone()));
+        http::serve(self.listener, self.router, shutdown, Duration::from_secs(10)).await?;
+        listen.abort();
+        Ok(())
+    }
+}

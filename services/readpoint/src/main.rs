@@ -1,0 +1,33 @@
+//! `readpoint`: the one read point as its own process.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use owp_platform::{config, db::DatabaseSettings, shutdown, telemetry};
+use owp_readpoint::{Application, Settings};
+use owp_readstore::ReadStoreSettings;
+
+/// Serves documents' outcomes (with a bounded wait), denormalized collections and messages.
+#[derive(Debug, Parser)]
+#[command(name = "readpoint", version, about, long_about = None)]
+struct Cli {
+    /// TOML file with settings by their flag names (flags and environment win over the file).
+    #[arg(long, env = "OWP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    database: DatabaseSettings,
+    #[command(flatten)]
+    read_store: ReadStoreSettings,
+    #[command(flatten)]
+    settings: Settings,
+    #[command(flatten)]
+    telemetry: telemetry::TelemetrySettings,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli: Cli = config::parse()?;
+    telemetry::init("readpoint", &cli.telemetry)?;
+    let app = Application::build(&cli.database, &cli.read_store, cli.settings).await?;
+    app.run(shutdown::on_signal()).await
+}

@@ -1,0 +1,271 @@
+//! The read point's routes. Every error is a problem+json naming the offending parameter.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use owp_platform::http::Problem;
+use owp_protocol::Violation;
+use owp_readstore::{AnyStore, CollectionName, Cursor, ListQuery, ReadStore, Sort, StoredDoc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::{Settings, waiters::Waiters};
+
+/// The collection the translator's default configuration fills with each document's outcome.
+pub const MESSAGES: &str = "messages";
+const MAX_LIMIT: u32 = 500;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<AnyStore>,
+    pub waiters: Waiters,
+    pub settings: Settings,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/documents/{document_id}", get(document_outcome))
+        .route("/v1/collections/{collection}/{key}", get(collection_document))
+        .route("/v1/collections/{collection}", get(collection_list))
+        .route("/v1/messages", get(messages))
+        .with_state(state)
+}
+
+fn invalid(parameter: &str, detail: impl Into<String>) -> Problem {
+    let detail = detail.into();
+    Problem::new(StatusCode::BAD_REQUEST, "invalid-parameter", "A parameter is invalid")
+        .detail(format!("{parameter}: {detail}"))
+        .errors(vec![Violation::new(format!("/{parameter}"), detail)])
+}
+
+fn store_problem(err: owp_readstore::Error) -> Problem {
+    match err {
+        owp_readstore::Error::UnknownCollection(name) => {
+            Problem::new(StatusCode::NOT_FOUND, "unknown-collection", "No such collection")
+                .detail(format!("no collection named {name:?}"))
+                .errors(vec![Violation::new("/collection", "no such collection")])
+        }
+        owp_readstore::Error::Cursor(detail) => invalid("cursor", detail),
+        owp_readstore::Error::Query(detail) => invalid("query", detail),
+        err if err.is_transient() => {
+            tracing::warn!(error = %err, "read store unavailable");
+            Problem::unavailable("the read store does not answer", Duration::from_secs(1))
+        }
+        err => {
+            tracing::error!(error = %err, "read store failed");
+            Problem::internal()
+        }
+    }
+}
+
+fn collection_name(name: &str) -> Result<CollectionName, Problem> {
+    CollectionName::parse(name).map_err(|_| {
+        Problem::new(StatusCode::NOT_FOUND, "unknown-collection", "No such collection")
+            .detail(format!("no collection named {name:?}"))
+            .errors(vec![Violation::new("/collection", "no such collection")])
+    })
+}
+
+fn uuid_param(parameter: &str, value: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(value).map_err(|_| invalid(parameter, "must be a UUID"))
+}
+
+// --- GET /v1/documents/{document_id} -------------------------------------------------------
+
+/// The outcome of a submitted document, from the `messages` collection.
+async fn document_outcome(
+    State(state): State<AppState>,
+    Path(document_id): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<Json<Value>, Problem> {
+    let document_id = uuid_param("document_id", &document_id)?;
+    let session_id = params.get("session_id").map(|s| uuid_param("session_id", s)).transpose()?;
+    if let Some(unknown) = params.keys().find(|k| !matches!(k.as_str(), "session_id" | "wait")) {
+        return Err(invalid(unknown, "unknown parameter (known: session_id, wait)"));
+    }
+    let wait = match params.get("wait") {
+        None => Duration::ZERO,
+        Some(text) => {
+            let wait = owp_platform::duration::parse(text).map_err(|e| invalid("wait", e))?;
+            if wait > state.settings.max_wait {
+                return Err(invalid(
+                    "wait",
+                    format!("at most {}", humantime::format_duration(state.settings.max_wait)),
+                ));
+            }
+            wait
+        }
+    };
+    let key = document_id.to_string();
+    let collection = collection_name(MESSAGES)?;
+    let deadline = Instant::now() + wait;
+    let registration = (!wait.is_zero()).then(|| state.waiters.register(MESSAGES, &key));
+    loop {
+        // Enabled before the look, so a notification between the look and the wait is kept.
+        let woken = registration.as_ref().map(|r| r.notify.notified());
+        tokio::pin!(woken);
+        if let Some(woken) = woken.as_mut().as_pin_mut() {
+            woken.enable();
+        }
+        let found = state.store.get(&collection, &key).await.map_err(store_problem)?;
+        if let Some(found) = found {
+            return outcome(document_id, session_id, found).map(Json);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(Json(json!({ "document_id": document_id, "status": "pending", "messages": [] })));
+        }
+        let nap = (deadline - now).min(state.settings.poll);
+        match woken.as_mut().as_pin_mut() {
+            Some(woken) => {
+                let _ = tokio::time::timeout(nap, woken).await;
+            }
+            None => tokio::time::sleep(nap).await,
+        }
+    }
+}
+
+fn outcome(document_id: Uuid, session_id: Option<Uuid>, found: StoredDoc) -> Result<Value, Problem> {
+    let doc = found.doc;
+    let sent_with = doc.get("session_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+    if sent_with.is_some() && sent_with != session_id {
+        return Err(Problem::new(StatusCode::FORBIDDEN, "session-mismatch", "Not your document")
+            .detail("session_id does not match the session the document was sent with")
+            .errors(vec![Violation::new("/session_id", "must be the session the document was sent with")]));
+    }
+    // A parked document ("failed") is, for its sender, a rejection with a reason.
+    let status = match doc.get("status").and_then(Value::as_str) {
+        Some("accepted") => "accepted",
+        _ => "rejected",
+    };
+    let message = json!({
+        "text": doc.get("text").cloned().unwrap_or(Value::Null),
+        "kind": doc.get("kind").cloned().unwrap_or(Value::Null),
+        "occurred_at": doc.get("occurred_at").cloned().unwrap_or(Value::Null),
+    });
+    Ok(json!({ "document_id": document_id, "status": status, "messages": [message] }))
+}
+
+// --- GET /v1/collections/{collection}/{key} ------------------------------------------------
+
+async fn collection_document(
+    State(state): State<AppState>,
+    Path((collection, key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let name = collection_name(&collection)?;
+    let Some(found) = state.store.get(&name, &key).await.map_err(store_problem)? else {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "no-document", "No such document")
+            .detail(format!("collection {collection} has no document with key {key:?}"))
+            .errors(vec![Violation::new("/key", "no document with this key")]));
+    };
+    let body = serde_json::to_vec(&found.doc).unwrap_or_default();
+    // From the content, so every instance gives the same tag and a rewrite with the same
+    // content does not invalidate caches.
+    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+    let etag_value = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag.as_str())
+        });
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [(header::ETAG, etag_value), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response())
+}
+
+// --- GET /v1/collections/{collection} and GET /v1/messages ---------------------------------
+
+/// Reads the paging parameters; everything else in `params` is left for the caller.
+fn paging(params: &mut BTreeMap<String, String>) -> Result<ListQuery, Problem> {
+    let limit = match params.remove("limit") {
+        None => 50,
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => return Err(invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
+        },
+    };
+    let cursor = params
+        .remove("cursor")
+        .map(|c| Cursor::decode(&c))
+        .transpose()
+        .map_err(|e| invalid("cursor", e.to_string()))?;
+    Ok(ListQuery { limit, cursor, ..ListQuery::default() })
+}
+
+fn plain_field(parameter: &str, field: &str) -> Result<(), Problem> {
+    let plain = !field.is_empty()
+        && field.len() <= 64
+        && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain { Ok(()) } else { Err(invalid(parameter, "a top-level field name (letters, digits, _)")) }
+}
+
+async fn collection_list(
+    State(state): State<AppState>,
+    Path(collection): Path<String>,
+    Query(mut params): Query<BTreeMap<String, String>>,
+) -> Result<Json<Value>, Problem> {
+    let name = collection_name(&collection)?;
+    let mut query = paging(&mut params)?;
+    query.text = params.remove("q").filter(|q| !q.trim().is_empty());
+    if let Some(sort) = params.remove("sort") {
+        let (field, descending) = match sort.strip_prefix('-') {
+            Some(field) => (field.to_owned(), true),
+            None => (sort.clone(), false),
+        };
+        plain_field("sort", &field)?;
+        query.sort = Some(Sort { field, descending });
+    }
+    for (field, value) in params {
+        plain_field(&field, &field)?;
+        query.filters.push((field, value));
+    }
+    let page = state.store.list(&name, &query).await.map_err(store_problem)?;
+    let items: Vec<Value> = page.items.into_iter().map(|d| d.doc).collect();
+    Ok(Json(json!({ "collection": collection, "items": items, "next_cursor": page.next_cursor })))
+}
+
+async fn messages(
+    State(state): State<AppState>,
+    Query(mut params): Query<BTreeMap<String, String>>,
+) -> Result<Json<Value>, Problem> {
+    let Some(session_id) = params.remove("session_id") else {
+        return Err(invalid("session_id", "required: the session whose messages to list"));
+    };
+    let session_id = uuid_param("session_id", &session_id)?;
+    let mut query = paging(&mut params)?;
+    if let Some(unknown) = params.keys().next() {
+        return Err(invalid(unknown, "unknown parameter (known: session_id, limit, cursor)"));
+    }
+    query.filters.push(("session_id".into(), session_id.to_string()));
+    query.sort = Some(Sort { field: "occurred_at".into(), descending: true });
+    let collection = collection_name(MESSAGES)?;
+    let page = match state.store.list(&collection, &query).await {
+        Ok(page) => page,
+        // Before the translator's first run there are simply no messages yet.
+        Err(owp_readstore::Error::UnknownCollection(_)) => {
+            owp_readstore::Page { items: Vec::new(), next_cursor: None }
+        }
+        Err(err) => return Err(store_problem(err)),
+    };
+    let items: Vec<Value> = page.items.into_iter().map(|d| d.doc).collect();
+    Ok(Json(json!({ "session_id": session_id, "messages": items, "next_cursor": page.next_cursor })))
+}

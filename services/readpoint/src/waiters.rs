@@ -1,0 +1,127 @@
+//! Requests waiting for a document's outcome, woken when the translator says (NOTIFY on
+//! `owp_read`, payload `collection\tkey\tkey…`) that the key was written. One LISTEN connection
+//! per process serves every waiter; a waiter also looks again on a timer, so a lost
+//! notification only costs latency.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use sqlx::{PgPool, postgres::PgListener};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// `(collection, key)` → the wake-up shared by its waiters, and how many there are.
+type Slots = HashMap<(String, String), (Arc<Notify>, usize)>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Waiters {
+    by_key: Arc<Mutex<Slots>>,
+}
+
+/// A registration; dropping it unregisters.
+#[derive(Debug)]
+pub struct Registration {
+    waiters: Waiters,
+    slot: (String, String),
+    pub notify: Arc<Notify>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut map = self.waiters.by_key.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, count)) = map.get_mut(&self.slot) {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&self.slot);
+            }
+        }
+    }
+}
+
+impl Waiters {
+    pub fn register(&self, collection: &str, key: &str) -> Registration {
+        let slot = (collection.to_owned(), key.to_owned());
+        let mut map = self.by_key.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map.entry(slot.clone()).or_insert_with(|| (Arc::new(Notify::new()), 0));
+        entry.1 += 1;
+        Registration { waiters: self.clone(), slot, notify: entry.0.clone() }
+    }
+
+    fn wake(&self, payload: &str) {
+        let mut parts = payload.split('\t');
+        let Some(collection) = parts.next() else { return };
+        let map = self.by_key.lock().unwrap_or_else(|p| p.into_inner());
+        if map.is_empty() {
+            return;
+        }
+        for key in parts {
+            if let Some((notify, _)) = map.get(&(collection.to_owned(), key.to_owned())) {
+                notify.notify_waiters();
+            }
+        }
+    }
+
+    /// Listens until `shutdown`, reconnecting with a pause when the connection is lost.
+    pub async fn listen(self, pool: PgPool, shutdown: CancellationToken) {
+        loop {
+            let listener = async {
+                let mut listener = PgListener::connect_with(&pool).await?;
+                listener.listen(owp_translator::state::READ_CHANNEL).await?;
+                Ok::<_, sqlx::Error>(listener)
+            };
+            let mut listener = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                listener = listener => match listener {
+                    Ok(listener) => listener,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot LISTEN for written documents; waiting requests poll");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                        }
+                    }
+                },
+            };
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    received = listener.recv() => match received {
+                        Ok(notification) => self.wake(notification.payload()),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_notification_wakes_exactly_the_waiters_of_its_keys() {
+        let waiters = Waiters::default();
+        let a = waiters.register("messages", "a");
+        let b = waiters.register("messages", "b");
+        {
+            let woken_a = a.notify.notified();
+            let woken_b = b.notify.notified();
+            tokio::pin!(woken_a, woken_b);
+            woken_a.as_mut().enable();
+            woken_b.as_mut().enable();
+            waiters.wake("messages\ta\tz");
+            tokio::time::timeout(Duration::from_secs(1), woken_a).await.expect("a is woken");
+            assert!(tokio::time::timeout(Duration::from_millis(50), woken_b).await.is_err(), "b is not");
+        }
+        drop(a);
+        drop(b);
+        assert!(waiters.by_key.lock().unwrap().is_empty(), "dropping unregisters");
+    }
+}

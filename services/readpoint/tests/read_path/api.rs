@@ -1,0 +1,38 @@
+//! Bad requests get a problem naming the parameter; nothing hangs.
+
+use crate::harness::ReadStack;
+
+#[tokio::test]
+async fn bad_requests_are_problems_naming_the_parameter() {
+    let read = ReadStack::start().await;
+    let cases = [
+        ("/v1/documents/not-a-uuid", 400, "/document_id"),
+        (&format!("/v1/documents/{}?session_id=nope", uuid::Uuid::new_v4()), 400, "/session_id"),
+        (&format!("/v1/documents/{}?wait=forever", uuid::Uuid::new_v4()), 400, "/wait"),
+        (&format!("/v1/documents/{}?wait=10m", uuid::Uuid::new_v4()), 400, "/wait"),
+        (&format!("/v1/documents/{}?colour=red", uuid::Uuid::new_v4()), 400, "/colour"),
+        ("/v1/collections/nothing_here/abc", 404, "/collection"),
+        ("/v1/collections/Bad-Name", 404, "/collection"),
+        ("/v1/collections/businesses/abc", 404, "/key"),
+        ("/v1/collections/businesses?limit=0", 400, "/limit"),
+        ("/v1/collections/businesses?limit=lots", 400, "/limit"),
+        ("/v1/collections/businesses?cursor=garbage", 400, "/cursor"),
+        ("/v1/collections/businesses?sort=a.b", 400, "/sort"),
+        ("/v1/messages", 400, "/session_id"),
+        ("/v1/messages?session_id=x", 400, "/session_id"),
+    ];
+    for (path, status, pointer) in cases {
+        let response = read.get(path).await;
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{path}");
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["pointer"], pointer, "{path}: {problem}");
+    }
+    // A session with no messages has an empty list, not an error.
+    let (status, body) = read.get_json(&format!("/v1/messages?session_id={}", uuid::Uuid::new_v4())).await;
+    assert_eq!((status, body["messages"].as_array().map(Vec::len)), (200, Some(0)));
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(read.get(path).await.status(), 200, "{path}");
+    }
+    read.stop().await;
+}

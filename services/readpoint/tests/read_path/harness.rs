@@ -1,0 +1,130 @@
+//! A whole stack with the translator and the read point, on a temporary translator config.
+
+use std::{path::PathBuf, time::Duration};
+
+use owp_readstore::ReadStoreSettings;
+use serde_json::Value;
+use tokio::{task::JoinSet, time::Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{Names, Stack};
+
+/// The configuration the repository ships.
+pub fn shipped_config() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../translator.toml")).unwrap()
+}
+
+pub struct ReadStack {
+    pub stack: Stack,
+    pub readpoint: String,
+    pub translator: String,
+    pub config: PathBuf,
+    _dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl ReadStack {
+    pub async fn start() -> Self {
+        let stack = Stack::start_on(Names::create().await, true).await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("translator.toml");
+        std::fs::write(&config, shipped_config()).unwrap();
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let store = ReadStoreSettings::default();
+
+        let settings = owp_translator::Settings {
+            config: config.clone(),
+            addr: ([127, 0, 0, 1], 0).into(),
+            poll: Duration::from_millis(200),
+            ..owp_translator::Settings::default()
+        };
+        let translator =
+            owp_translator::Translator::build(&stack.names.database, &store, settings).await.unwrap();
+        let translator_url = format!("http://{}", translator.local_addr());
+        let stop = shutdown.clone();
+        tasks.spawn(async move { translator.run(stop).await });
+
+        let settings = owp_readpoint::Settings {
+            addr: ([127, 0, 0, 1], 0).into(),
+            ..owp_readpoint::Settings::default()
+        };
+        let readpoint =
+            owp_readpoint::Application::build(&stack.names.database, &store, settings).await.unwrap();
+        let readpoint_url = format!("http://{}", readpoint.local_addr());
+        let stop = shutdown.clone();
+        tasks.spawn(async move { readpoint.run(stop).await });
+
+        let this = Self {
+            stack,
+            readpoint: readpoint_url,
+            translator: translator_url,
+            config,
+            _dir: dir,
+            shutdown,
+            tasks,
+        };
+        // Ready once every shipped collection is published.
+        this.until("the shipped collections are published", Duration::from_secs(60), async || {
+            let status = this.status().await;
+            let collections = status["collections"].as_array().cloned().unwrap_or_default();
+            collections.len() == 3 && collections.iter().all(|c| c["published_version"].is_u64())
+        })
+        .await;
+        this
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        while let Some(joined) = self.tasks.join_next().await {
+            joined.unwrap().unwrap();
+        }
+        self.stack.stop().await;
+    }
+
+    pub async fn status(&self) -> Value {
+        self.stack
+            .client
+            .get(format!("{}/status", self.translator))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.stack.client.get(format!("{}{path}", self.readpoint)).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits, with a deadline, until `check` holds.
+    pub async fn until(&self, what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+        let deadline = Instant::now() + limit;
+        while !check().await {
+            assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The document at `collection/key` once `check` holds for it.
+    pub async fn document_until(&self, collection: &str, key: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let path = format!("/v1/collections/{collection}/{key}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = self.get_json(&path).await;
+            if status == 200 && check(&body) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "{path}: condition not met within 30 s; last answer {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests of the read path on the real stack (broker, PostgreSQL, robots, auth, write
+//! point, translator, read point), each on its own topics and database: read-your-writes in one
+//! call, collections kept up to date, hot reload of the translator configuration, and a replay
+//! followed by a translator rebuild giving the same documents.
+
+#[path = "../../../robots/tests/support/mod.rs"]
+mod support;
+
+mod harness;
+
+mod api;
+mod config;
+mod flows;
+mod rebuild;

@@ -1,0 +1,93 @@
+//! The read documents are a cache of PostgreSQL, which is a cache of the log: replaying the log
+//! and rebuilding the collections gives the same documents.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use owp_readstore::{CollectionName, ListQuery, PgStore, ReadStore};
+use serde_json::{Value, json};
+
+use crate::harness::ReadStack;
+
+async fn all_documents(store: &PgStore) -> BTreeMap<String, Vec<(String, Value)>> {
+    let mut out = BTreeMap::new();
+    for name in ["businesses", "profiles", "messages"] {
+        let collection = CollectionName::parse(name).unwrap();
+        let mut query = ListQuery { limit: 500, ..ListQuery::default() };
+        let mut docs = Vec::new();
+        loop {
+            let page = store.list(&collection, &query).await.unwrap();
+            docs.extend(page.items.into_iter().map(|d| (d.key, d.doc)));
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(owp_readstore::Cursor::decode(&cursor).unwrap()),
+                None => break,
+            }
+        }
+        out.insert(name.to_owned(), docs);
+    }
+    out
+}
+
+#[tokio::test]
+async fn replay_then_translator_rebuild_reproduces_the_same_documents() {
+    let read = ReadStack::start().await;
+    let session = read.stack.session("eve").await;
+    let mut last = String::new();
+    for i in 0..20 {
+        last = read
+            .stack
+            .post(json!({"item_type": "business", "session_id": session, "name": format!("Shop {i}")}))
+            .await;
+    }
+    let profile = read
+        .stack
+        .post(json!({"item_type": "profile", "session_id": session, "first_name": "Eve", "last_name": "Ng"}))
+        .await;
+    read.stack
+        .post(json!({"item_type": "business", "session_id": uuid::Uuid::new_v4(), "name": "Rejected"}))
+        .await;
+    for id in [&last, &profile] {
+        let (_, outcome) = read.get_json(&format!("/v1/documents/{id}?session_id={session}&wait=10s")).await;
+        assert_eq!(outcome["status"], "accepted");
+    }
+    let store = PgStore::new(read.stack.names.database.pool("owp_read", 2).await.unwrap());
+    // Everything projected has reached the documents once the outbox is empty.
+    read.until("the translator has caught up", Duration::from_secs(30), async || {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM translator_outbox")
+            .fetch_one(&read.stack.pool)
+            .await
+            .unwrap()
+            == 0
+    })
+    .await;
+    let before = all_documents(&store).await;
+    assert_eq!(before["businesses"].len(), 20);
+    let messages: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(&read.stack.pool).await.unwrap();
+    assert_eq!(before["messages"].len() as i64, messages, "one message document per outcome");
+    assert!(messages >= 22, "20 businesses, the profile and the rejection: {messages}");
+
+    let options = owp_robots::replay::ReplayOptions {
+        group_prefix: read.stack.names.group_prefix(),
+        ..Default::default()
+    };
+    owp_robots::replay::replay(
+        &read.stack.names.kafka,
+        &read.stack.names.topics,
+        &read.stack.names.database,
+        &options,
+        false,
+        &|_, _| {},
+    )
+    .await
+    .unwrap();
+    let versions = read.status().await["collections"].clone();
+    let rebuilt =
+        owp_translator::operator::rebuild(&read.stack.names.database, &[], Duration::from_secs(60), &|_| {})
+            .await
+            .unwrap();
+    assert_eq!(rebuilt.len(), 3);
+    let after = all_documents(&store).await;
+    assert_eq!(after, before, "the same documents after replay and rebuild");
+    assert_ne!(read.status().await["collections"], versions, "new versions were published");
+    read.stop().await;
+}

@@ -1,0 +1,146 @@
+//! The read store: where the translator puts denormalized documents and the read point reads
+//! them. One trait, [`ReadStore`], two implementations: PostgreSQL JSONB ([`PgStore`], the
+//! embedded default) and Elasticsearch ([`ElasticStore`]). [`AnyStore`] picks one from
+//! `OWP_READ_STORE`.
+//!
+//! The model every store follows:
+//! - a collection has numbered versions; exactly one is *published* (an alias in Elasticsearch,
+//!   a view in PostgreSQL) and that is what readers see, so a full rebuild is built beside the
+//!   live version and swapped in atomically;
+//! - every written document carries a version number from the translator; a write with a lower
+//!   or equal version than the stored one is ignored, so a late writer can never overwrite newer
+//!   content, and a deletion is a write too (a tombstone in PostgreSQL).
+
+mod elastic;
+mod error;
+mod model;
+mod postgres;
+
+pub use elastic::ElasticStore;
+pub use error::{Error, Result};
+pub use model::{CollectionName, Cursor, DocWrite, ListQuery, Page, Sort, StoredDoc, Target};
+pub use postgres::PgStore;
+
+/// Where documents live; see the crate documentation for the model.
+#[allow(async_fn_in_trait)] // used through generics and [`AnyStore`], never as a trait object
+pub trait ReadStore: Send + Sync {
+    /// A short name for messages and metrics (`postgres`, `elasticsearch`).
+    fn kind(&self) -> &'static str;
+    /// Creates the physical version if it does not exist yet.
+    async fn create_version(&self, target: &Target) -> Result<()>;
+    /// Writes documents (or deletes them, `doc: None`), each only if its version is newer.
+    async fn write(&self, target: &Target, docs: &[DocWrite]) -> Result<()>;
+    /// Makes `target` the version readers see, atomically.
+    async fn publish(&self, target: &Target) -> Result<()>;
+    /// The published version of a collection, if any.
+    async fn published(&self, collection: &CollectionName) -> Result<Option<Target>>;
+    /// Removes a version that is not published (any more).
+    async fn drop_version(&self, target: &Target) -> Result<()>;
+    /// Withdraws a collection: readers no longer see it. Its versions stay until dropped.
+    async fn unpublish(&self, collection: &CollectionName) -> Result<()>;
+    /// One document of the published version.
+    async fn get(&self, collection: &CollectionName, key: &str) -> Result<Option<StoredDoc>>;
+    /// A filtered page of the published version.
+    async fn list(&self, collection: &CollectionName, query: &ListQuery) -> Result<Page>;
+    /// Answers when the store is reachable.
+    async fn ready(&self) -> Result<()>;
+}
+
+/// The store named by `OWP_READ_STORE`: `postgres` or the URL of an Elasticsearch cluster.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    Postgres(PgStore),
+    Elastic(ElasticStore),
+}
+
+impl AnyStore {
+    /// `setting` is the value of `OWP_READ_STORE`; `pool` is used when it says `postgres`.
+    pub fn from_setting(setting: &str, pool: sqlx::PgPool) -> Result<Self> {
+        match setting.trim() {
+            "postgres" | "postgresql" => Ok(Self::Postgres(PgStore::new(pool))),
+            url if url.starts_with("http://") || url.starts_with("https://") => {
+                Ok(Self::Elastic(ElasticStore::connect(url)?))
+            }
+            other => Err(Error::Setting(format!(
+                "OWP_READ_STORE is {other:?}: expected `postgres` or an Elasticsearch URL (http:// or https://)"
+            ))),
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Postgres($store) => $call,
+            AnyStore::Elastic($store) => $call,
+        }
+    };
+}
+
+impl ReadStore for AnyStore {
+    fn kind(&self) -> &'static str {
+        delegate!(self, s => s.kind())
+    }
+    async fn create_version(&self, target: &Target) -> Result<()> {
+        delegate!(self, s => s.create_version(target).await)
+    }
+    async fn write(&self, target: &Target, docs: &[DocWrite]) -> Result<()> {
+        delegate!(self, s => s.write(target, docs).await)
+    }
+    async fn publish(&self, target: &Target) -> Result<()> {
+        delegate!(self, s => s.publish(target).await)
+    }
+    async fn published(&self, collection: &CollectionName) -> Result<Option<Target>> {
+        delegate!(self, s => s.published(collection).await)
+    }
+    async fn drop_version(&self, target: &Target) -> Result<()> {
+        delegate!(self, s => s.drop_version(target).await)
+    }
+    async fn unpublish(&self, collection: &CollectionName) -> Result<()> {
+        delegate!(self, s => s.unpublish(collection).await)
+    }
+    async fn get(&self, collection: &CollectionName, key: &str) -> Result<Option<StoredDoc>> {
+        delegate!(self, s => s.get(collection, key).await)
+    }
+    async fn list(&self, collection: &CollectionName, query: &ListQuery) -> Result<Page> {
+        delegate!(self, s => s.list(collection, query).await)
+    }
+    async fn ready(&self) -> Result<()> {
+        delegate!(self, s => s.ready().await)
+    }
+}
+
+/// The `OWP_READ_STORE` setting, shared by the translator and the read point.
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "read_store_settings")]
+pub struct ReadStoreSettings {
+    /// Where read documents live: `postgres` (JSONB tables in the OWP database) or the URL of an
+    /// Elasticsearch cluster (`https://user:password@host:9200`).
+    #[arg(long = "read-store", env = "OWP_READ_STORE", default_value = "postgres")]
+    pub read_store: String,
+}
+
+impl Default for ReadStoreSettings {
+    fn default() -> Self {
+        Self { read_store: "postgres".into() }
+    }
+}
+
+impl ReadStoreSettings {
+    /// The store, with `pool` for the PostgreSQL one.
+    pub fn open(&self, pool: sqlx::PgPool) -> Result<AnyStore> {
+        AnyStore::from_setting(&self.read_store, pool)
+    }
+
+    /// The URL without its password, for messages.
+    pub fn redacted(&self) -> String {
+        match self
+            .read_store
+            .split_once("://")
+            .and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?)))
+        {
+            Some((scheme, (_, host))) => format!("{scheme}://***@{host}"),
+            None => self.read_store.clone(),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The read store contract, written once and run against every store: always against
+//! PostgreSQL, and against Elasticsearch when `ELASTICSEARCH_URL` is set (then it must pass too).
+
+use owp_platform::db::DatabaseSettings;
+use owp_readstore::{
+    CollectionName, Cursor, DocWrite, ElasticStore, Error, ListQuery, PgStore, ReadStore, Sort, Target,
+};
+use serde_json::{Value, json};
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+async fn postgres() -> PgStore {
+    let base = std::env::var("OWP_TEST_DATABASE_BASE")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let database = DatabaseSettings::new(format!("{base}/owp_test_{}", unique()));
+    database.create_database_if_missing().await.unwrap();
+    PgStore::new(database.pool("public", 4).await.unwrap())
+}
+
+fn elasticsearch() -> Option<ElasticStore> {
+    let url = std::env::var("ELASTICSEARCH_URL").ok().filter(|u| !u.is_empty())?;
+    Some(ElasticStore::connect_with_prefix(&url, &format!("owp-test-{}", unique())).unwrap())
+}
+
+/// Runs one contract function against each store.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(&super::postgres().await).await;
+            }
+            #[tokio::test]
+            async fn elasticsearch() {
+                match super::elasticsearch() {
+                    Some(store) => super::$name(&store).await,
+                    None => eprintln!("not run against Elasticsearch: ELASTICSEARCH_URL is not set"),
+                }
+            }
+        }
+    )*};
+}
+
+contract!(
+    versions_decide_which_write_wins,
+    unknown_collections_are_reported,
+    rebuild_is_swapped_in_atomically,
+    listing_filters_searches_sorts_and_pages,
+    bad_listing_requests_are_refused
+);
+
+fn collection(name: &str) -> CollectionName {
+    CollectionName::parse(&format!("{name}_{}", unique())).unwrap()
+}
+
+fn put(key: &str, version: i64, doc: Value) -> DocWrite {
+    DocWrite { key: key.into(), version, doc: Some(doc) }
+}
+
+fn delete(key: &str, version: i64) -> DocWrite {
+    DocWrite { key: key.into(), version, doc: None }
+}
+
+async fn published_v1<S: ReadStore>(store: &S, name: &str) -> Target {
+    let target = Target::new(collection(name), 1);
+    store.create_version(&target).await.unwrap();
+    store.publish(&target).await.unwrap();
+    target
+}
+
+async fn versions_decide_which_write_wins<S: ReadStore>(store: &S) {
+    let target = published_v1(store, "versions").await;
+    let c = &target.collection;
+    store.write(&target, &[put("a", 5, json!({"name": "five"}))]).await.unwrap();
+    let got = store.get(c, "a").await.unwrap().expect("written document");
+    assert_eq!((got.doc, got.version), (json!({"name": "five"}), 5));
+
+    // An older write, and an older deletion, change nothing.
+    store.write(&target, &[put("a", 3, json!({"name": "three"})), delete("a", 4)]).await.unwrap();
+    assert_eq!(store.get(c, "a").await.unwrap().unwrap().doc, json!({"name": "five"}));
+
+    store.write(&target, &[put("a", 7, json!({"name": "seven"}))]).await.unwrap();
+    assert_eq!(store.get(c, "a").await.unwrap().unwrap().doc, json!({"name": "seven"}));
+
+    // A newer deletion removes it, and a late older write cannot bring it back.
+    store.write(&target, &[delete("a", 8)]).await.unwrap();
+    assert_eq!(store.get(c, "a").await.unwrap(), None);
+    store.write(&target, &[put("a", 6, json!({"name": "six"}))]).await.unwrap();
+    assert_eq!(store.get(c, "a").await.unwrap(), None);
+
+    // Writing the same version again is harmless (a retried batch).
+    store.write(&target, &[put("b", 2, json!({"n": 1}))]).await.unwrap();
+    store.write(&target, &[put("b", 2, json!({"n": 1}))]).await.unwrap();
+    assert_eq!(store.get(c, "b").await.unwrap().unwrap().doc, json!({"n": 1}));
+    // Deleting what is not there is done, not an error.
+    store.write(&target, &[delete("never", 1)]).await.unwrap();
+}
+
+async fn unknown_collections_are_reported<S: ReadStore>(store: &S) {
+    let missing = collection("missing");
+    assert!(matches!(store.get(&missing, "k").await, Err(Error::UnknownCollection(_))));
+    assert!(matches!(store.list(&missing, &ListQuery::default()).await, Err(Error::UnknownCollection(_))));
+    assert_eq!(store.published(&missing).await.unwrap(), None);
+}
+
+async fn rebuild_is_swapped_in_atomically<S: ReadStore>(store: &S) {
+    let v1 = published_v1(store, "swap").await;
+    let c = v1.collection.clone();
+    store.write(&v1, &[put("old", 1, json!({"from": "v1"}))]).await.unwrap();
+
+    let v2 = Target::new(c.clone(), 2);
+    store.create_version(&v2).await.unwrap();
+    store.write(&v2, &[put("new", 2, json!({"from": "v2"}))]).await.unwrap();
+    // Readers keep seeing v1 until the swap.
+    assert!(store.get(&c, "old").await.unwrap().is_some());
+    assert_eq!(store.get(&c, "new").await.unwrap(), None);
+    assert_eq!(store.published(&c).await.unwrap(), Some(v1.clone()));
+
+    store.publish(&v2).await.unwrap();
+    assert_eq!(store.get(&c, "old").await.unwrap(), None);
+    assert_eq!(store.get(&c, "new").await.unwrap().unwrap().doc, json!({"from": "v2"}));
+    assert_eq!(store.published(&c).await.unwrap(), Some(v2.clone()));
+
+    // The published version cannot be dropped; the old one can.
+    assert!(store.drop_version(&v2).await.is_err());
+    store.drop_version(&v1).await.unwrap();
+    assert!(store.get(&c, "new").await.unwrap().is_some());
+
+    store.unpublish(&c).await.unwrap();
+    assert!(matches!(store.get(&c, "new").await, Err(Error::UnknownCollection(_))));
+    assert_eq!(store.published(&c).await.unwrap(), None);
+}
+
+async fn listing_filters_searches_sorts_and_pages<S: ReadStore>(store: &S) {
+    let target = published_v1(store, "listing").await;
+    let c = &target.collection;
+    let docs: Vec<DocWrite> = (0..25)
+        .map(|i| {
+            put(
+                &format!("k{i:02}"),
+                1,
+                json!({
+                    "session_id": if i % 2 == 0 { "even" } else { "odd" },
+                    "rank": i,
+                    "at": format!("2026-01-01T00:00:{i:02}Z"),
+                    "tags": if i % 5 == 0 { json!(["fifth", "any"]) } else { json!(["any"]) },
+                    "title": if i == 7 { "Country Vegetables" } else { "Town Fruit" },
+                }),
+            )
+        })
+        .collect();
+    store.write(&target, &docs).await.unwrap();
+
+    let keys = |page: &owp_readstore::Page| page.items.iter().map(|d| d.key.clone()).collect::<Vec<_>>();
+    let filter = |field: &str, value: &str| ListQuery {
+        filters: vec![(field.into(), value.into())],
+        limit: 100,
+        ..ListQuery::default()
+    };
+
+    let odd = store.list(c, &filter("session_id", "odd")).await.unwrap();
+    assert_eq!(odd.items.len(), 12);
+    assert!(odd.next_cursor.is_none());
+    assert_eq!(keys(&store.list(c, &filter("rank", "7")).await.unwrap()), vec!["k07"]);
+    assert_eq!(
+        keys(&store.list(c, &filter("tags", "fifth")).await.unwrap()),
+        vec!["k00", "k05", "k10", "k15", "k20"]
+    );
+    assert!(store.list(c, &filter("session_id", "nobody")).await.unwrap().items.is_empty());
+
+    let text = ListQuery { text: Some("vegetables".into()), ..ListQuery::default() };
+    assert_eq!(keys(&store.list(c, &text).await.unwrap()), vec!["k07"]);
+
+    // Pages of 10, newest first, through the cursor: every document exactly once, in order.
+    let mut query = ListQuery {
+        filters: vec![("tags".into(), "any".into())],
+        sort: Some(Sort { field: "at".into(), descending: true }),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.list(c, &query).await.unwrap();
+        pages += 1;
+        seen.extend(keys(&page));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(Cursor::decode(&cursor).unwrap()),
+            None => break,
+        }
+        assert!(pages < 10, "paging must end");
+    }
+    let expected: Vec<String> = (0..25).rev().map(|i| format!("k{i:02}")).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(pages, 3);
+
+    // Ordered by key when no sort is given.
+    let first = store.list(c, &ListQuery { limit: 3, ..ListQuery::default() }).await.unwrap();
+    assert_eq!(keys(&first), vec!["k00", "k01", "k02"]);
+    assert!(first.next_cursor.is_some());
+}
+
+async fn bad_listing_requests_are_refused<S: ReadStore>(store: &S) {
+    let target = published_v1(store, "bad").await;
+    let bad_field = ListQuery { filters: vec![("a'b".into(), "x".into())], ..ListQuery::default() };
+    assert!(matches!(store.list(&target.collection, &bad_field).await, Err(Error::Query(_))));
+    let zero = ListQuery { limit: 0, ..ListQuery::default() };
+    assert!(matches!(store.list(&target.collection, &zero).await, Err(Error::Query(_))));
+}

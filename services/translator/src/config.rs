@@ -1,0 +1,224 @@
+//! The translator's configuration file: a list of entries, each one SQL query whose rows are
+//! merged, around a key column, into the documents of one collection.
+//!
+//! ```toml
+//! [[entries]]
+//! collection_name = "businesses"
+//! key_to_denormalize_upon = "business_id"
+//! sql = "SELECT business_id, name FROM businesses"
+//!
+//! [[entries]]
+//! collection_name = "businesses"
+//! key_to_denormalize_upon = "business_id"
+//! sql = "SELECT business_id, url FROM business_websites"
+//! array_field = "websites"   # optional: always an array, even of one row
+//! ```
+//!
+//! This module checks the shape of the file; [`crate::plan`] checks each entry against
+//! PostgreSQL. Both report the file, the entry and the reason.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use owp_readstore::CollectionName;
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryConfig {
+    pub sql: String,
+    pub key_to_denormalize_upon: String,
+    pub collection_name: String,
+    /// Put this entry's rows in an array field of this name (the default puts one row's columns
+    /// at the top level, and several rows in an array named after the entry's first table).
+    #[serde(default)]
+    pub array_field: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    entries: Vec<EntryConfig>,
+}
+
+/// One entry, with where it came from for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// `entries[2]`, as a person finds it in the file.
+    pub label: String,
+    pub collection: CollectionName,
+    pub config: EntryConfig,
+}
+
+/// A parsed file: entries grouped by collection, in file order.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub collections: BTreeMap<CollectionName, Vec<Entry>>,
+    /// Of the file's bytes; tells a changed file from a touched one.
+    pub content_hash: String,
+}
+
+pub(crate) fn hash(bytes: &[u8]) -> String {
+    hex::encode(&Sha256::digest(bytes)[..12])
+}
+
+fn plain_identifier(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 63 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl Config {
+    pub fn load(file: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|source| Error::ConfigRead { file: file.to_owned(), source })?;
+        Self::parse(file, &text)
+    }
+
+    pub fn parse(file: &Path, text: &str) -> Result<Self> {
+        let fail = |entry: &str, reason: String| Error::Config {
+            file: file.to_owned(),
+            entry: entry.into(),
+            reason,
+        };
+        let parsed: FileConfig =
+            toml::from_str(text).map_err(|err| fail("(file)", err.message().to_owned()))?;
+        let mut collections: BTreeMap<CollectionName, Vec<Entry>> = BTreeMap::new();
+        for (i, config) in parsed.entries.into_iter().enumerate() {
+            let label = format!("entries[{i}] (collection {:?})", config.collection_name);
+            let collection = CollectionName::parse(&config.collection_name)
+                .map_err(|err| fail(&label, format!("collection_name: {err}")))?;
+            if !plain_identifier(&config.key_to_denormalize_upon) {
+                return Err(fail(
+                    &label,
+                    "key_to_denormalize_upon must be a column name (letters, digits, _)".into(),
+                ));
+            }
+            if config.sql.trim().is_empty() {
+                return Err(fail(&label, "sql is empty".into()));
+            }
+            if config.sql.contains(';') {
+                return Err(fail(&label, "sql must be one SELECT without `;`".into()));
+            }
+            if let Some(field) = &config.array_field
+                && !plain_identifier(field)
+            {
+                return Err(fail(
+                    &label,
+                    "array_field must be a plain field name (letters, digits, _)".into(),
+                ));
+            }
+            let entries = collections.entry(collection.clone()).or_default();
+            if let Some(first) = entries.first()
+                && first.config.key_to_denormalize_upon != config.key_to_denormalize_upon
+            {
+                return Err(fail(
+                    &label,
+                    format!(
+                        "every entry of collection {collection} must use the same key_to_denormalize_upon; {} uses {:?}",
+                        first.label, first.config.key_to_denormalize_upon
+                    ),
+                ));
+            }
+            entries.push(Entry { label, collection, config });
+        }
+        if collections.is_empty() {
+            return Err(fail("(file)", "no [[entries]]: nothing to translate".into()));
+        }
+        Ok(Self { file: file.to_owned(), collections, content_hash: hash(text.as_bytes()) })
+    }
+
+    /// A fingerprint of one collection's entries: a change means the collection is rebuilt.
+    pub fn collection_hash(entries: &[Entry]) -> String {
+        let canonical =
+            serde_json::to_vec(&entries.iter().map(|e| &e.config).collect::<Vec<_>>()).unwrap_or_default();
+        hash(&canonical)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(Path::new("translator.toml"), text)
+    }
+
+    const TWO: &str = r#"
+        [[entries]]
+        collection_name = "businesses"
+        key_to_denormalize_upon = "business_id"
+        sql = "SELECT business_id, name FROM businesses"
+
+        [[entries]]
+        collection_name = "businesses"
+        key_to_denormalize_upon = "business_id"
+        sql = "SELECT business_id, url FROM websites"
+        array_field = "websites"
+    "#;
+
+    #[test]
+    fn entries_group_by_collection_in_file_order() {
+        let config = parse(TWO).unwrap();
+        let entries = &config.collections[&CollectionName::parse("businesses").unwrap()];
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].config.array_field.as_deref(), Some("websites"));
+        assert_eq!(entries[1].label, "entries[1] (collection \"businesses\")");
+    }
+
+    #[test]
+    fn errors_name_the_file_the_entry_and_the_reason() {
+        let cases = [
+            (
+                "[[entries]]\ncollection_name = \"Bad Name\"\nkey_to_denormalize_upon = \"id\"\nsql = \"SELECT 1 AS id\"",
+                "collection_name",
+            ),
+            (
+                "[[entries]]\ncollection_name = \"a\"\nkey_to_denormalize_upon = \"id; drop\"\nsql = \"SELECT 1 AS id\"",
+                "key_to_denormalize_upon",
+            ),
+            (
+                "[[entries]]\ncollection_name = \"a\"\nkey_to_denormalize_upon = \"id\"\nsql = \"SELECT 1 AS id; DELETE FROM x\"",
+                "one SELECT",
+            ),
+            ("[[entries]]\ncollection_name = \"a\"\nkey_to_denormalize_upon = \"id\"", "missing field `sql`"),
+            (
+                "[[entries]]\ncollection_name = \"a\"\nkey_to_denormalize_upon = \"id\"\nsql = \"SELECT 1 AS id\"\nsqll = 1",
+                "unknown field",
+            ),
+            ("", "no [[entries]]"),
+        ];
+        for (text, reason) in cases {
+            let message = parse(text).unwrap_err().to_string();
+            assert!(message.starts_with("translator.toml: "), "{message}");
+            assert!(message.contains(reason), "{message:?} should say {reason:?}");
+        }
+        let mixed = format!(
+            "{TWO}\n[[entries]]\ncollection_name = \"businesses\"\nkey_to_denormalize_upon = \"other\"\nsql = \"SELECT 1 AS other\""
+        );
+        let message = parse(&mixed).unwrap_err().to_string();
+        assert!(
+            message.contains("entries[2]") && message.contains("same key_to_denormalize_upon"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn collection_hash_changes_with_the_entries() {
+        let a = parse(TWO).unwrap();
+        let b = parse(&TWO.replace("url FROM", "url, title FROM")).unwrap();
+        let name = CollectionName::parse("businesses").unwrap();
+        assert_ne!(
+            Config::collection_hash(&a.collections[&name]),
+            Config::collection_hash(&b.collections[&name])
+        );
+        assert_eq!(
+            Config::collection_hash(&a.collections[&name]),
+            Config::collection_hash(&parse(TWO).unwrap().collections[&name])
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! The one error type of the translator.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration cannot be used; names the file, the entry and why.
+    #[error("{}: {entry}: {reason}", file.display())]
+    Config { file: PathBuf, entry: String, reason: String },
+    #[error("cannot read the translator configuration {}: {source}", file.display())]
+    ConfigRead { file: PathBuf, source: std::io::Error },
+    #[error("PostgreSQL: {context}: {source}")]
+    Database { context: String, source: sqlx::Error },
+    #[error(transparent)]
+    Store(#[from] owp_readstore::Error),
+    #[error("{0}")]
+    Operator(String),
+}
+
+impl Error {
+    pub(crate) fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Self {
+        let context = context.into();
+        move |source| Self::Database { context, source }
+    }
+
+    /// Worth retrying after a pause: PostgreSQL or the store went away for now.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Database { source, .. } => owp_platform::db::is_transient(source),
+            Self::Store(err) => err.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,95 @@
+//! The translator's own bookkeeping, in schema `owp_translator`: which version of each
+//! collection is published and from which configuration, the version sequence, and operators'
+//! rebuild requests. Store-independent, so that an Elasticsearch deployment keeps it too.
+
+use owp_readstore::CollectionName;
+use sqlx::{PgConnection, PgPool};
+
+use crate::{Error, Result};
+
+/// The session lock the one active translator holds; the others wait as standbys.
+pub const LEADER_LOCK: &str = "owp.translator";
+/// Woken by the outbox triggers and by rebuild requests.
+pub const WAKE_CHANNEL: &str = "owp_translator";
+/// Told, after each batch, which keys of which collection changed (the read point's waits).
+pub const READ_CHANNEL: &str = "owp_read";
+
+pub async fn ensure(conn: &mut PgConnection) -> Result<()> {
+    let statements = [
+        "CREATE SCHEMA IF NOT EXISTS owp_translator",
+        "CREATE SEQUENCE IF NOT EXISTS owp_translator.versions",
+        "CREATE TABLE IF NOT EXISTS owp_translator.collections (
+             name text PRIMARY KEY,
+             version integer NOT NULL,
+             config_hash text NOT NULL,
+             rebuild_requested boolean NOT NULL DEFAULT false,
+             rebuilt_at timestamptz,
+             documents bigint
+         )",
+    ];
+    for statement in statements {
+        sqlx::query(statement)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db("cannot create the translator's tables"))?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stored {
+    pub name: String,
+    pub version: i32,
+    pub config_hash: String,
+    pub rebuild_requested: bool,
+}
+
+pub async fn stored(pool: &PgPool) -> Result<Vec<Stored>> {
+    sqlx::query_as(
+        "SELECT name, version, config_hash, rebuild_requested FROM owp_translator.collections ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(Error::db("cannot read the translator's collections"))
+}
+
+pub async fn record_published(
+    pool: &PgPool,
+    name: &CollectionName,
+    version: u32,
+    hash: &str,
+    documents: u64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO owp_translator.collections (name, version, config_hash, rebuild_requested, rebuilt_at, documents)
+         VALUES ($1, $2, $3, false, now(), $4)
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version, config_hash = excluded.config_hash,
+             rebuild_requested = false, rebuilt_at = excluded.rebuilt_at, documents = excluded.documents",
+    )
+    .bind(name.as_str())
+    .bind(version as i32)
+    .bind(hash)
+    .bind(documents as i64)
+    .execute(pool)
+    .await
+    .map_err(Error::db(format!("cannot record {name} v{version}")))?;
+    Ok(())
+}
+
+pub async fn forget(pool: &PgPool, name: &str) -> Result<()> {
+    sqlx::query("DELETE FROM owp_translator.collections WHERE name = $1")
+        .bind(name)
+        .execute(pool)
+        .await
+        .map_err(Error::db(format!("cannot forget {name}")))?;
+    Ok(())
+}
+
+pub async fn clear_request(pool: &PgPool, name: &str) -> Result<()> {
+    sqlx::query("UPDATE owp_translator.collections SET rebuild_requested = false WHERE name = $1")
+        .bind(name)
+        .execute(pool)
+        .await
+        .map_err(Error::db(format!("cannot clear the rebuild request of {name}")))?;
+    Ok(())
+}
