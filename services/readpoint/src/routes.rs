@@ -123,7 +123,12 @@ async fn document_outcome(
         if now >= deadline {
             return Ok(Json(json!({ "document_id": document_id, "status": "pending", "messages": [] })));
         }
-        let nap = (deadline - now).min(state.settings.poll);
+        // With notifications arriving, a waiter looks again when its key is written (and, as
+        // a safety net, every few seconds); without them, it polls. Polling every waiter often
+        // would cost the store a query per waiter per interval, which at hundreds of
+        // waiting requests is most of the database's work.
+        let interval = if state.waiters.listening() { state.settings.poll * 8 } else { state.settings.poll };
+        let nap = (deadline - now).min(interval);
         match woken.as_mut().as_pin_mut() {
             Some(woken) => {
                 let _ = tokio::time::timeout(nap, woken).await;

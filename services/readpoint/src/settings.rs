@@ -18,8 +18,8 @@ pub struct Settings {
     /// The longest `wait` a client may ask for on GET /v1/documents/{id}.
     #[arg(id = "readpoint_max_wait", long = "readpoint-max-wait", env = "OWP_READPOINT_MAX_WAIT", default_value = "30s", value_parser = parse_duration)]
     pub max_wait: Duration,
-    /// How often a waiting request looks again without a notification (the safety net, and
-    /// the only mechanism when notifications are unavailable).
+    /// How often a waiting request looks again while notifications are unavailable; while
+    /// they arrive, eight times this (the safety net for a lost one).
     #[arg(id = "readpoint_poll", long = "readpoint-poll", env = "OWP_READPOINT_POLL", default_value = "250ms", value_parser = parse_duration)]
     pub poll: Duration,
 }

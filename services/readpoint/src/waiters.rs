@@ -10,6 +10,8 @@ use std::{
 };
 
 use sqlx::{PgPool, postgres::PgListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +21,8 @@ type Slots = HashMap<(String, String), (Arc<Notify>, usize)>;
 #[derive(Debug, Clone, Default)]
 pub struct Waiters {
     by_key: Arc<Mutex<Slots>>,
+    /// Whether notifications are arriving; while they are not, waiters poll.
+    listening: Arc<AtomicBool>,
 }
 
 /// A registration; dropping it unregisters.
@@ -50,6 +54,11 @@ impl Waiters {
         Registration { waiters: self.clone(), slot, notify: entry.0.clone() }
     }
 
+    /// True while the LISTEN connection is up.
+    pub fn listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
+    }
+
     fn wake(&self, payload: &str) {
         let mut parts = payload.split('\t');
         let Some(collection) = parts.next() else { return };
@@ -61,6 +70,13 @@ impl Waiters {
             if let Some((notify, _)) = map.get(&(collection.to_owned(), key.to_owned())) {
                 notify.notify_waiters();
             }
+        }
+    }
+
+    fn wake_all(&self) {
+        let map = self.by_key.lock().unwrap_or_else(|p| p.into_inner());
+        for (notify, _) in map.values() {
+            notify.notify_waiters();
         }
     }
 
@@ -85,12 +101,16 @@ impl Waiters {
                     }
                 },
             };
+            self.listening.store(true, Ordering::Relaxed);
+            // Anything written while we were not listening: wake everyone to look once.
+            self.wake_all();
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     received = listener.recv() => match received {
                         Ok(notification) => self.wake(notification.payload()),
                         Err(err) => {
+                            self.listening.store(false, Ordering::Relaxed);
                             tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
                             break;
                         }

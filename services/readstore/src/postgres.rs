@@ -26,6 +26,19 @@ fn view(collection: &CollectionName) -> String {
     format!("{SCHEMA}.\"{collection}\"")
 }
 
+/// The indexes of a published version: `field = value` filters (containment) and `q` (words).
+fn index_statements(target: &Target) -> [String; 2] {
+    let name = format!("{}__v{}", target.collection, target.version);
+    let table = table(target);
+    [
+        format!("CREATE INDEX IF NOT EXISTS \"{name}_doc\" ON {table} USING gin (doc jsonb_path_ops)"),
+        format!(
+            "CREATE INDEX IF NOT EXISTS \"{name}_words\" ON {table} \
+             USING gin (jsonb_to_tsvector('simple', doc, '[\"string\"]'))"
+        ),
+    ]
+}
+
 /// "relation does not exist": the collection has no published view.
 fn undefined_table(err: &sqlx::Error) -> bool {
     err.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "42P01")
@@ -70,24 +83,17 @@ impl ReadStore for PgStore {
 
     async fn create_version(&self, target: &Target) -> Result<()> {
         self.ensure_schema().await?;
-        let name = format!("{}__v{}", target.collection, target.version);
-        let table = table(target);
-        let statements = [
-            format!(
-                "CREATE TABLE IF NOT EXISTS {table} (key text PRIMARY KEY, doc jsonb, version bigint NOT NULL)"
-            ),
-            format!("CREATE INDEX IF NOT EXISTS \"{name}_doc\" ON {table} USING gin (doc jsonb_path_ops)"),
-            format!(
-                "CREATE INDEX IF NOT EXISTS \"{name}_words\" ON {table} \
-                 USING gin (jsonb_to_tsvector('simple', doc, '[\"string\"]'))"
-            ),
-        ];
-        for statement in statements {
-            sqlx::query(&statement)
-                .execute(&self.pool)
-                .await
-                .map_err(Error::pg(format!("cannot create {target}")))?;
-        }
+        // Only the key's index now: a version is filled first and indexed for queries when it
+        // is published, because building a GIN index once is far cheaper than maintaining it
+        // through every insert of a rebuild.
+        let statement = format!(
+            "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, doc jsonb, version bigint NOT NULL)",
+            table(target)
+        );
+        sqlx::query(&statement)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::pg(format!("cannot create {target}")))?;
         Ok(())
     }
 
@@ -120,6 +126,12 @@ impl ReadStore for PgStore {
 
     async fn publish(&self, target: &Target) -> Result<()> {
         self.ensure_schema().await?;
+        for statement in index_statements(target) {
+            sqlx::query(&statement)
+                .execute(&self.pool)
+                .await
+                .map_err(Error::pg(format!("cannot index {target}")))?;
+        }
         let mut tx = self.pool.begin().await.map_err(Error::pg("cannot begin"))?;
         let statement = format!(
             "CREATE OR REPLACE VIEW {} AS SELECT key, doc, version FROM {} WHERE doc IS NOT NULL",

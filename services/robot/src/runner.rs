@@ -105,6 +105,7 @@ impl<H: Handler> Robot<H> {
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .set("statistics.interval.ms", "5000")
+            .set("fetch.wait.max.ms", ctx.settings.fetch_max_wait.as_millis().max(1).to_string())
             .create_with_context(RobotClientContext { group: group.clone(), lag: ctx.metrics.lag.clone() })?;
         let ownership = Ownership::new(ctx.pool.clone(), group.clone());
         Ok(Self {

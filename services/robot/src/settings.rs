@@ -13,7 +13,7 @@ pub struct RobotSettings {
     #[arg(long, env = "OWP_ROBOT_BATCH_MAX", default_value_t = 500)]
     pub batch_max_messages: usize,
     /// Longest a batch waits to fill before it is handled.
-    #[arg(long, env = "OWP_ROBOT_BATCH_WAIT", default_value = "20ms", value_parser = duration::parse)]
+    #[arg(long, env = "OWP_ROBOT_BATCH_WAIT", default_value = "5ms", value_parser = duration::parse)]
     pub batch_max_wait: Duration,
     /// Attempts at one failing message before it is parked.
     #[arg(long, env = "OWP_ROBOT_MAX_ATTEMPTS", default_value_t = 3)]
@@ -21,6 +21,11 @@ pub struct RobotSettings {
     /// Longest pause between retries of a batch whose database or broker went away.
     #[arg(long, env = "OWP_ROBOT_MAX_BACKOFF", default_value = "5s", value_parser = duration::parse)]
     pub max_backoff: Duration,
+    /// Longest the broker may hold a fetch while it has nothing new. It bounds how long a new
+    /// message can sit on the log before a robot sees it (librdkafka's default is 500 ms, twice
+    /// on the way from a POST to its outcome); lower means more fetches while idle.
+    #[arg(long, env = "OWP_ROBOT_FETCH_WAIT", default_value = "10ms", value_parser = duration::parse)]
+    pub fetch_max_wait: Duration,
 }
 
 impl Default for RobotSettings {
@@ -28,9 +33,10 @@ impl Default for RobotSettings {
         Self {
             group_prefix: "owp.robot.".into(),
             batch_max_messages: 500,
-            batch_max_wait: Duration::from_millis(20),
+            batch_max_wait: Duration::from_millis(5),
             max_attempts: 3,
             max_backoff: Duration::from_secs(5),
+            fetch_max_wait: Duration::from_millis(10),
         }
     }
 }

@@ -36,7 +36,7 @@ impl Application {
             delivery_timeout: settings.produce_timeout,
             queue_max_messages: settings.producer_queue_messages,
             linger: settings.producer_linger,
-            idempotent: true,
+            idempotent: settings.producer_idempotent,
         };
         let producer = kafka::producer(kafka_settings, "owp-writepoint", &tuning)?;
         let log = CommandLog::new(

@@ -66,6 +66,9 @@ pub async fn run(database: &DatabaseSettings, args: &TranslateArgs) -> anyhow::R
     let order = Arc::new(tokio::sync::Mutex::new(()));
     let started = Instant::now();
     let documents = rebuild(&translator_pool, &store, collection, &target, &order, args.chunk, None).await?;
+    let written = started.elapsed();
+    // Publishing builds the query indexes: part of the rebuild's cost.
+    owp_readstore::ReadStore::publish(&store, &target).await?;
     let translator_time = started.elapsed();
     let translator_rate = documents as f64 / translator_time.as_secs_f64();
 
@@ -92,15 +95,23 @@ pub async fn run(database: &DatabaseSettings, args: &TranslateArgs) -> anyhow::R
     .execute(&pool)
     .await?
     .rows_affected();
+    sqlx::query("CREATE INDEX ON owp_read.bench_baseline USING gin (doc jsonb_path_ops)")
+        .execute(&pool)
+        .await?;
+    sqlx::query("CREATE INDEX ON owp_read.bench_baseline USING gin (jsonb_to_tsvector('simple', doc, '[\"string\"]'))")
+        .execute(&pool)
+        .await?;
     let baseline_time = started.elapsed();
     let baseline_rate = baseline as f64 / baseline_time.as_secs_f64();
 
     println!(
-        "  translator rebuild: {documents} documents in {:.2} s = {translator_rate:.0} documents/s",
-        translator_time.as_secs_f64()
+        "  translator rebuild: {documents} documents in {:.2} s = {translator_rate:.0} documents/s \
+         (written in {:.2} s, then indexed and published)",
+        translator_time.as_secs_f64(),
+        written.as_secs_f64()
     );
     println!(
-        "  baseline INSERT … SELECT: {baseline} documents in {:.2} s = {baseline_rate:.0} documents/s",
+        "  baseline INSERT … SELECT, then the same indexes: {baseline} documents in {:.2} s = {baseline_rate:.0} documents/s",
         baseline_time.as_secs_f64()
     );
     println!(

@@ -29,6 +29,10 @@ pub struct VisibilityArgs {
     /// How long to post.
     #[arg(long, default_value = "60s", value_parser = owp_platform::duration::parse)]
     pub duration: Duration,
+    /// Produce idempotently from the write point (tansu 0.6's SQLite storage panics on its
+    /// idempotence bookkeeping at this rate, see README; robots drop duplicates anyway).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    pub idempotent: bool,
     /// The translator configuration to run.
     #[arg(long, default_value = "translator.toml")]
     pub translator_config: std::path::PathBuf,
@@ -51,9 +55,10 @@ pub async fn run(
         database.database_url.rsplit_once('/').map_or(database.database_url.as_str(), |(base, _)| base);
     let database = DatabaseSettings::new(format!("{base}/owp_bench_{}", &run_id[..12]));
     println!(
-        "owp bench visibility: {} documents/s for {}, topics {prefix}.*, database {}",
+        "owp bench visibility: {} documents/s for {}, idempotent write point {}, topics {prefix}.*, database {}",
         args.rate,
         humantime::format_duration(args.duration),
+        args.idempotent,
         database.redacted()
     );
 
@@ -80,6 +85,7 @@ pub async fn run(
     services.spawn(async move { auth.run(stop).await });
     let mut wp_settings = owp_writepoint::Settings::defaults();
     wp_settings.addr = ([127, 0, 0, 1], 0).into();
+    wp_settings.producer_idempotent = args.idempotent;
     let writepoint = owp_writepoint::Application::build(kafka_settings, &topics, wp_settings).await?;
     let writepoint_url = format!("http://{}", writepoint.local_addr());
     let stop = shutdown.clone();
