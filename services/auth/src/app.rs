@@ -60,6 +60,7 @@ impl Application {
         };
         let router = routes::router(state)
             .merge(Health::new(ready, Arc::new(registry)).routes())
+            .merge(http::openapi::routes(&crate::openapi::document()))
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(middleware::from_fn_with_state(http_metrics, http::track_requests));

@@ -7,6 +7,7 @@
 //! only as argon2 hashes.
 
 mod app;
+pub mod openapi;
 mod password;
 mod routes;
 mod settings;

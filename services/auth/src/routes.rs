@@ -1,4 +1,5 @@
 //! The three routes. Each writes one fact, waits until the projector has applied it, answers.
+//! Each handler's `#[utoipa::path]` lists every status it can answer (see `crate::openapi`).
 
 use std::time::{Duration, Instant};
 
@@ -10,19 +11,23 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
-use owp_platform::http::{Problem, body};
+use owp_platform::http::{
+    Problem, body,
+    openapi::{Internal, Invalid, JsonBodyRefusals, Unavailable},
+};
 use owp_protocol::{
     DocumentId, Event, EventId, MessageKey, SessionId, TopicName, Violation,
     facts::{self, kind},
 };
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::{PgPool, Row};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{Settings, password};
+use crate::{Settings, openapi::Locked, password};
 
 #[derive(Clone)]
 #[allow(missing_debug_implementations)] // the producer has no Debug
@@ -41,26 +46,81 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-#[derive(Debug, Deserialize)]
-struct Credentials {
+/// A username and password, for signing up and logging in.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Credentials {
+    /// 3 to 64 ASCII letters, digits, `.`, `_`, `-` or `@`.
+    #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._@-]{3,64}$", example = "joel")]
     username: String,
+    /// 8 to 1024 characters; it reaches the log only as an argon2 hash.
+    #[schema(min_length = 8, max_length = 1024, example = "vegetables are good")]
     password: String,
+}
+
+/// Answer to a sign-up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedUp {
+    pub user_id: Uuid,
+    pub username: String,
+}
+
+/// Answer to a login: the session id to send documents with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedIn {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+}
+
+/// The session to end.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Logout {
+    session_id: Uuid,
+}
+
+/// Answer to a logout.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedOut {
+    pub session_id: Uuid,
+    /// Always true.
+    pub ended: bool,
 }
 
 /// Reads a JSON body into `T`, naming the offending field on failure.
 async fn read<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, request: Body) -> Result<T, Problem> {
     let bytes = body::read(headers, request, body::Expect::Json, 64 * 1024).await?;
     let value = body::parse_json(&bytes)?;
-    serde_json::from_value(value).map_err(|err| {
-        let text = err.to_string();
-        let field = text.split('`').nth(1).unwrap_or_default();
-        Problem::invalid(vec![Violation::new(
-            if field.is_empty() { String::new() } else { format!("/{field}") },
-            text,
-        )])
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let mut pointer = pointer(err.path());
+        let detail = err.into_inner().to_string();
+        // A missing field is reported at its parent; serde's message names it.
+        if let Some(field) = detail.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+            pointer.push('/');
+            pointer.push_str(&escape(field));
+        }
+        Problem::invalid(vec![Violation::new(pointer, detail)])
     })
 }
 
+/// The JSON pointer to where deserialising stopped (`""` for the whole body).
+fn pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .map(|segment| match segment {
+            Segment::Seq { index } => format!("/{index}"),
+            Segment::Map { key } => format!("/{}", escape(key)),
+            Segment::Enum { variant } => format!("/{}", escape(variant)),
+            Segment::Unknown => String::new(),
+        })
+        .collect()
+}
+
+/// RFC 6901 escaping of one reference token.
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// The username and password rules, for sign-up and login alike: a name that could not have
+/// signed up cannot log in either, and it never reaches the database or the log.
 fn validate(credentials: &Credentials) -> Result<(), Problem> {
     let mut violations = Vec::new();
     let name_ok = (3..=64).contains(&credentials.username.len())
@@ -68,7 +128,7 @@ fn validate(credentials: &Credentials) -> Result<(), Problem> {
     if !name_ok {
         violations.push(Violation::new("/username", "3 to 64 of letters, digits, '.', '_', '-', '@'"));
     }
-    if credentials.password.chars().count() < 8 || credentials.password.len() > 1024 {
+    if !(8..=1024).contains(&credentials.password.chars().count()) {
         violations.push(Violation::new("/password", "8 to 1024 characters"));
     }
     if violations.is_empty() { Ok(()) } else { Err(Problem::invalid(violations)) }
@@ -78,7 +138,23 @@ fn respond(result: Result<Response, Problem>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn signup(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
+/// Signs a user up; answers once the account exists, so a login can follow at once.
+#[utoipa::path(
+    post,
+    path = "/v1/signup",
+    tag = "auth",
+    request_body(content = Credentials, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The account exists", body = SignedUp),
+        JsonBodyRefusals,
+        Invalid,
+        (status = 409, description = "The username is taken (`/problems/username-taken`)",
+         body = Problem, content_type = "application/problem+json"),
+        Internal,
+        Unavailable,
+    ),
+)]
+pub(crate) async fn signup(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
     respond(
         async {
             let credentials: Credentials = read(&headers, request).await?;
@@ -96,11 +172,10 @@ async fn signup(State(state): State<AppState>, headers: HeaderMap, request: Body
                 wait_for(&state, "SELECT user_id FROM users WHERE username = $1", &credentials.username)
                     .await?;
             match owner {
-                Some(owner) if owner == user_id => Ok((
-                    StatusCode::CREATED,
-                    Json(json!({"user_id": user_id, "username": credentials.username})),
-                )
-                    .into_response()),
+                Some(owner) if owner == user_id => {
+                    Ok((StatusCode::CREATED, Json(SignedUp { user_id, username: credentials.username }))
+                        .into_response())
+                }
                 _ => Err(taken()),
             }
         }
@@ -108,9 +183,27 @@ async fn signup(State(state): State<AppState>, headers: HeaderMap, request: Body
     )
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
+/// Logs a user in; the session id works at once. Unknown usernames fail like wrong passwords.
+#[utoipa::path(
+    post,
+    path = "/v1/login",
+    tag = "auth",
+    request_body(content = Credentials, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A new live session", body = LoggedIn),
+        JsonBodyRefusals,
+        Invalid,
+        (status = 401, description = "Wrong username or password (`/problems/login-failed`)",
+         body = Problem, content_type = "application/problem+json"),
+        Locked,
+        Internal,
+        Unavailable,
+    ),
+)]
+pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
     respond(async {
         let credentials: Credentials = read(&headers, request).await?;
+        validate(&credentials)?;
         if let Some(wait) = locked_for(&state, &credentials.username).await? {
             return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "locked", "Too many failed logins")
                 .detail("the account is locked for a while after repeated failed logins")
@@ -148,17 +241,27 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, request: Body)
         append(&state, kind::SESSION_STARTED, Some(session_id), MessageKey::new(session_id.to_string()), json!(fact)).await?;
         let _: Option<Uuid> =
             wait_for(&state, "SELECT session_id FROM sessions WHERE session_id = $1", session_id.as_uuid()).await?;
-        Ok(Json(json!({"session_id": session_id, "user_id": user_id})).into_response())
+        Ok(Json(LoggedIn { session_id: *session_id.as_uuid(), user_id }).into_response())
     }
     .await)
 }
 
-#[derive(Debug, Deserialize)]
-struct Logout {
-    session_id: Uuid,
-}
-
-async fn logout(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
+/// Ends a live session.
+#[utoipa::path(
+    post,
+    path = "/v1/logout",
+    tag = "auth",
+    request_body(content = Logout, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The session has ended", body = LoggedOut),
+        JsonBodyRefusals,
+        Invalid,
+        (status = 404, description = "No such live session (`/problems/no-session`)",
+         body = Problem, content_type = "application/problem+json"),
+        Unavailable,
+    ),
+)]
+pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
     respond(
         async {
             let Logout { session_id } = read(&headers, request).await?;
@@ -189,7 +292,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, request: Body
                 &session_id,
             )
             .await?;
-            Ok(Json(json!({"session_id": session_id, "ended": true})).into_response())
+            Ok(Json(LoggedOut { session_id, ended: true }).into_response())
         }
         .await,
     )

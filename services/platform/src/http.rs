@@ -4,6 +4,7 @@
 pub mod body;
 mod health;
 mod metrics;
+pub mod openapi;
 mod problem;
 mod serve;
 

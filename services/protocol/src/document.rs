@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::{
-    Command, DocumentId, Error, ItemType, MessageKey, Registry, Result, SessionId, SessionRule, Violation,
+    Command, DocumentId, Error, ItemSchema, ItemType, MessageKey, Registry, Result, SessionId, SessionRule,
+    Violation,
 };
 
 /// A document that passed validation: the command to produce and the key to produce it under.
@@ -75,6 +76,52 @@ impl Registry {
             }
             _ => Err(Error::Invalid(violations)),
         }
+    }
+}
+
+impl ItemSchema {
+    /// The JSON Schema of a submitted document of this item type, exactly as
+    /// [`Registry::parse_document`] judges it: the item's own schema with the envelope fields
+    /// (`item_type` fixed to this type, `document_id`, `session_id`) beside its fields, and
+    /// `session_id` required when the item type says so. For documentation (OpenAPI 3.1 schemas
+    /// are JSON Schema 2020-12); validation itself stays with [`Registry::parse_document`].
+    pub fn document_schema(&self) -> Value {
+        let mut schema = match self.source() {
+            Value::Object(fields) => fields.clone(),
+            _ => Map::new(),
+        };
+        // The dialect is OpenAPI 3.1's own; the key annotation is the write point's business.
+        schema.remove("$schema");
+        let uuid = |description: &str| serde_json::json!({"type": "string", "format": "uuid", "description": description});
+        let mut properties = match schema.remove("properties") {
+            Some(Value::Object(properties)) => properties,
+            _ => Map::new(),
+        };
+        properties.insert(
+            "item_type".into(),
+            serde_json::json!({"type": "string", "enum": [self.item_type().as_str()]}),
+        );
+        properties.insert(
+            "document_id".into(),
+            uuid("Created by the client before sending; the write point creates one when absent"),
+        );
+        properties
+            .insert("session_id".into(), uuid("The session the document is sent in (from auth's login)"));
+        let mut required: Vec<Value> = vec!["item_type".into()];
+        if self.session() == SessionRule::Required {
+            required.push("session_id".into());
+        }
+        if let Some(Value::Array(own)) = schema.remove("required") {
+            for name in own {
+                if !required.contains(&name) {
+                    required.push(name);
+                }
+            }
+        }
+        schema.insert("type".into(), "object".into());
+        schema.insert("properties".into(), Value::Object(properties));
+        schema.insert("required".into(), Value::Array(required));
+        Value::Object(schema)
     }
 }
 
@@ -178,6 +225,20 @@ mod tests {
         for expected in ["/document_id", "/session_id", "/name"] {
             assert!(found.iter().any(|p| p == expected), "{expected} missing from {found:?}");
         }
+    }
+
+    #[test]
+    fn the_document_schema_puts_the_envelope_beside_the_fields() {
+        let registry = registry();
+        let logout = registry.get("logout").unwrap().document_schema();
+        assert_eq!(logout["properties"]["item_type"]["enum"], json!(["logout"]));
+        assert_eq!(logout["required"], json!(["item_type", "session_id"]));
+        assert_eq!(logout["additionalProperties"], json!(false));
+        assert!(logout.get("$schema").is_none());
+        let business = registry.get("business").unwrap().document_schema();
+        assert_eq!(business["required"], json!(["item_type", "name"]));
+        assert_eq!(business["properties"]["document_id"]["format"], "uuid");
+        assert_eq!(business["properties"]["name"]["maxLength"], 300);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The one error type of the protocol crate.
 
 /// A single reason a document was refused, located by a JSON pointer into the submitted document.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Violation {
     /// RFC 6901 pointer to the offending field; `""` means the whole document.
+    #[schema(format = "json-pointer", example = "/name")]
     pub pointer: String,
     /// What is wrong, phrased for the person who sent the document.
     pub detail: String,

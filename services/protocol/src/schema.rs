@@ -28,6 +28,8 @@ pub enum SessionRule {
 #[derive(Debug)]
 pub struct ItemSchema {
     item_type: ItemType,
+    /// The schema file as written, for documentation (the write point's OpenAPI document).
+    source: Value,
     key_pointer: Option<String>,
     session: SessionRule,
     validator: jsonschema::Validator,
@@ -54,7 +56,7 @@ impl ItemSchema {
             .should_validate_formats(true)
             .build(&schema)
             .map_err(|e| bad(e.to_string()))?;
-        Ok(Self { item_type, key_pointer, session, validator })
+        Ok(Self { item_type, key_pointer, session, validator, source: schema })
     }
 
     pub fn item_type(&self) -> &ItemType {
@@ -67,6 +69,11 @@ impl ItemSchema {
 
     pub fn session(&self) -> SessionRule {
         self.session
+    }
+
+    /// The item's own fields, as the schema file states them.
+    pub fn source(&self) -> &Value {
+        &self.source
     }
 
     /// Every way `body` breaks the schema, each located by a JSON pointer to the field.
@@ -125,6 +132,11 @@ impl Registry {
 
     pub fn item_types(&self) -> impl Iterator<Item = &ItemType> {
         self.items.values().map(ItemSchema::item_type)
+    }
+
+    /// Every item schema, by item type name.
+    pub fn items(&self) -> impl Iterator<Item = &ItemSchema> {
+        self.items.values()
     }
 }
 

@@ -28,6 +28,7 @@ pub struct Application {
 impl Application {
     pub async fn build(kafka_settings: &KafkaSettings, topics: &Topics, settings: Settings) -> Result<Self> {
         let registry = Arc::new(Registry::embedded()?);
+        let api = crate::openapi::document(&registry)?;
         let mut metrics_registry = prometheus_client::registry::Registry::default();
         let metrics = Metrics::register(&mut metrics_registry);
         let http_metrics = HttpMetrics::register(&mut metrics_registry);
@@ -65,6 +66,7 @@ impl Application {
         let state = routes::AppState { registry, log: log.clone(), settings: Arc::new(settings), metrics };
         let router = routes::router(state)
             .merge(Health::new(ready, Arc::new(metrics_registry)).routes())
+            .merge(http::openapi::routes(&api))
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(middleware::from_fn_with_state(http_metrics, http::track_requests));

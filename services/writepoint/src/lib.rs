@@ -9,6 +9,7 @@ mod app;
 mod error;
 mod log;
 mod metrics;
+pub mod openapi;
 mod routes;
 mod settings;
 

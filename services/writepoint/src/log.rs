@@ -12,11 +12,16 @@ use rdkafka::{
 use serde::{Deserialize, Serialize};
 
 /// Where an accepted document now lives on the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Receipt {
+    /// The document's id: the one it was sent with, or the one the write point created.
+    #[schema(value_type = String, format = Uuid)]
     pub document_id: DocumentId,
+    /// The commands topic.
     pub topic: String,
+    #[schema(minimum = 0)]
     pub partition: i32,
+    #[schema(minimum = 0)]
     pub offset: i64,
 }
 

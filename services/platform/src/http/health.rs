@@ -49,14 +49,37 @@ impl Health {
 
     pub fn routes<S>(self) -> Router<S> {
         Router::new()
-            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .with_state(self)
     }
 }
 
-async fn readyz(State(health): State<Health>) -> Response {
+/// Alive: answers as long as the process serves HTTP, whatever its dependencies do.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process is alive", body = String,
+               content_type = "text/plain; charset=utf-8", example = "ok\n")),
+)]
+pub(super) async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready: every dependency answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every dependency answers", body = String,
+         content_type = "text/plain; charset=utf-8", example = "ready\n"),
+        super::openapi::Unavailable,
+    ),
+)]
+pub(super) async fn readyz(State(health): State<Health>) -> Response {
     match (health.ready.0)().await {
         Ok(()) => "ready\n".into_response(),
         Err(reason) => {
@@ -66,15 +89,23 @@ async fn readyz(State(health): State<Health>) -> Response {
     }
 }
 
-async fn metrics(State(health): State<Health>) -> Response {
+/// The service's metrics in the OpenMetrics text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every metric of this service", body = String,
+         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        super::openapi::Internal,
+    ),
+)]
+pub(super) async fn metrics(State(health): State<Health>) -> Response {
     let mut text = String::new();
     match prometheus_client::encoding::text::encode(&mut text, &health.registry) {
-        Ok(()) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-            text,
-        )
-            .into_response(),
+        Ok(()) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, super::openapi::OPENMETRICS)], text).into_response()
+        }
         Err(err) => {
             tracing::error!(error = %err, "cannot encode metrics");
             Problem::internal().into_response()

@@ -13,13 +13,19 @@ use serde::{Deserialize, Serialize};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An RFC 9457 problem: what went wrong, the HTTP status, and each offending field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI reference naming the kind of problem; documented in the README.
     #[serde(rename = "type")]
+    #[schema(format = "uri-reference", example = "/problems/invalid-document")]
     pub kind: String,
+    /// A short, human-readable summary of the kind of problem.
     pub title: String,
+    /// The HTTP status code of this response.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
+    /// What happened in this occurrence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Each offending field, by JSON pointer (the RFC's own extension example).
@@ -27,6 +33,7 @@ pub struct Problem {
     pub errors: Vec<Violation>,
     /// Seconds to wait before retrying; also sent as the `Retry-After` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub retry_after: Option<u64>,
 }
 

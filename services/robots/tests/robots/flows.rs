@@ -142,5 +142,18 @@ async fn signup_refuses_a_taken_name_and_bad_fields() {
     assert_eq!(pointers, ["/username", "/password"]);
     let missing = stack.auth_post("/v1/login", json!({"username": "unique"})).await;
     assert_eq!(missing.status(), 422);
+    let problem: Value = missing.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["pointer"], "/password", "{problem}");
+    let wrong_type = stack.auth_post("/v1/signup", json!({"username": 5, "password": "long enough"})).await;
+    assert_eq!(wrong_type.status(), 422);
+    let problem: Value = wrong_type.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["pointer"], "/username", "{problem}");
+    // A name that could not have signed up is refused before it reaches PostgreSQL (which
+    // cannot store a NUL) or the log (where a login.failed fact naming it could never be applied).
+    let nul = stack.login("nul\u{0}name", "long enough").await;
+    assert_eq!(nul.status(), 422);
+    // A password is measured in characters, as the documented maxLength counts them.
+    let long = stack.auth_post("/v1/signup", json!({"username": "long", "password": "é".repeat(1000)})).await;
+    assert_eq!(long.status(), 201, "{}", long.text().await.unwrap());
     stack.stop().await;
 }

@@ -6,5 +6,6 @@ mod support;
 
 mod duplicates;
 mod flows;
+mod openapi;
 mod poison;
 mod replay;

@@ -10,30 +10,75 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures::future::join_all;
-use owp_platform::http::Problem;
+use owp_platform::http::{
+    Problem, body,
+    openapi::{Malformed, UnsupportedMediaType},
+};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{AppState, documents};
-use owp_platform::http::body;
 
-use crate::Receipt;
+use crate::{Receipt, openapi::Document};
 
-#[derive(Debug, Serialize)]
+/// The outcome of one document line: its receipt, or its problem.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
-enum LineResult {
-    Accepted {
-        line: usize,
-        status: u16,
-        #[serde(flatten)]
-        receipt: Receipt,
-    },
-    Refused {
-        line: usize,
-        status: u16,
-        problem: Problem,
-    },
+pub enum LineResult {
+    Accepted(LineAccepted),
+    Refused(LineRefused),
 }
 
+/// A line the log acknowledged.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineAccepted {
+    /// The line's number in the request, from 1.
+    #[schema(minimum = 1)]
+    line: usize,
+    /// Always 202.
+    #[schema(minimum = 202, maximum = 202)]
+    status: u16,
+    #[serde(flatten)]
+    receipt: Receipt,
+}
+
+/// A line that was not accepted, and why; the other lines are not affected.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineRefused {
+    /// The line's number in the request, from 1.
+    #[schema(minimum = 1)]
+    line: usize,
+    /// The status the line would have had as a single document (400, 413, 422, 503).
+    #[schema(minimum = 400, maximum = 599)]
+    status: u16,
+    problem: Problem,
+}
+
+/// Submits many documents as NDJSON, one per line; answers one NDJSON result per document line.
+///
+/// Each line is judged on its own: a bad line gets its problem, the others are still appended.
+/// Blank lines are skipped.
+#[utoipa::path(
+    post,
+    path = "/v1/documents/batch",
+    operation_id = "submit_batch",
+    tag = "documents",
+    request_body(
+        content = Vec<Document>,
+        content_type = "application/x-ndjson",
+        description = "NDJSON: one document per line (each element of the array is one line)",
+    ),
+    responses(
+        (status = 200, description = "One result per document line, in order (NDJSON; each element \
+                                      of the array is one line)",
+         body = Vec<LineResult>, content_type = "application/x-ndjson"),
+        (status = 413, description = "The body is over `--batch-max-bytes` (`/problems/body-too-large`), or \
+                                      has more than `--batch-max-lines` documents (`/problems/batch-too-large`)",
+         body = Problem, content_type = "application/problem+json"),
+        Malformed,
+        UnsupportedMediaType,
+    ),
+)]
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
     let bytes =
         match body::read(&headers, request, body::Expect::Ndjson, state.settings.batch_max_bytes).await {
@@ -67,8 +112,12 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, request: 
                 documents::accept(state, text).await
             };
             match outcome {
-                Ok(receipt) => LineResult::Accepted { line, status: StatusCode::ACCEPTED.as_u16(), receipt },
-                Err(problem) => LineResult::Refused { line, status: problem.status, problem },
+                Ok(receipt) => LineResult::Accepted(LineAccepted {
+                    line,
+                    status: StatusCode::ACCEPTED.as_u16(),
+                    receipt,
+                }),
+                Err(problem) => LineResult::Refused(LineRefused { line, status: problem.status, problem }),
             }
         }
     }))

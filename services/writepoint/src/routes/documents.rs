@@ -6,14 +6,33 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use owp_platform::http::Problem;
+use owp_platform::http::{
+    Problem, body,
+    openapi::{Invalid, JsonBodyRefusals, Unavailable},
+};
 use time::OffsetDateTime;
 
 use super::AppState;
-use owp_platform::http::body;
 
-use crate::{ProduceError, Receipt};
+use crate::{ProduceError, Receipt, openapi::Document};
 
+/// Submits one document; `202` once the log has acknowledged it.
+///
+/// Sending the same `document_id` again is safe: it is accepted again, and the robots drop the
+/// duplicate.
+#[utoipa::path(
+    post,
+    path = "/v1/documents",
+    operation_id = "submit_document",
+    tag = "documents",
+    request_body(content = Document, content_type = "application/json"),
+    responses(
+        (status = 202, description = "The log acknowledged the document (`acks=all`)", body = Receipt),
+        JsonBodyRefusals,
+        Invalid,
+        Unavailable,
+    ),
+)]
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
     let result = async {
         let bytes = body::read(&headers, request, body::Expect::Json, state.settings.max_body_bytes).await?;

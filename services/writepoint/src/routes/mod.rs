@@ -1,7 +1,7 @@
 //! The write point's routes; one file per route, state shared through [`AppState`].
 
-mod batch;
-mod documents;
+pub(crate) mod batch;
+pub(crate) mod documents;
 
 use std::sync::Arc;
 

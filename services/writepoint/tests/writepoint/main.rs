@@ -7,5 +7,6 @@ mod errors;
 mod health;
 mod helpers;
 mod idle_rss;
+mod openapi;
 mod round_trip;
 mod shutdown;

@@ -1,0 +1,45 @@
+//! Auth's OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
+//! request and answer types.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use owp_platform::http::openapi;
+use utoipa::{
+    IntoResponses, OpenApi,
+    openapi::{RefOr, response::Response},
+};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "OWP auth",
+        description = "Sign-up, login and logout. Each answers once its fact is on the log and applied, \
+                       so the session id a login returns works at once.",
+    ),
+    paths(routes::signup, routes::login, routes::logout),
+    tags((name = "auth", description = "Accounts and sessions")),
+)]
+struct AuthApi;
+
+/// Auth's OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    openapi::with_shared(AuthApi::openapi())
+}
+
+/// 429: the account is locked after repeated failed logins.
+#[derive(Debug, Clone, Copy)]
+pub struct Locked;
+
+impl IntoResponses for Locked {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        openapi::problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed logins: the account is locked until `Retry-After` seconds have passed \
+             (`/problems/locked`)",
+            true,
+        )
+    }
+}
