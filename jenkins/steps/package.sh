@@ -4,14 +4,23 @@
 # release key (`deployer package`). Leaves the tarball and VERSION in $OWP_PIPELINE_DIR for the
 # later steps.
 #
+#   jenkins/steps/package.sh [--throwaway-key]
 #   OWP_RELEASE_SECRET_KEY   path of the minisign secret key (Jenkins: a secret file credential;
 #                            OWP_DEPLOYER_SECRET_KEY_PASSWORD when the key is encrypted)
+#   --throwaway-key          sign with a key made for this run instead (branch builds: proves
+#                            the packaging works; no instance trusts the result)
 #   OWP_RELEASE_VERSION      the version; default <workspace version>-<build>.g<commit>, where
 #                            <build> is b$BUILD_NUMBER in Jenkins, else local<unix time>
 set -euo pipefail
 # shellcheck source=jenkins/steps/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo"
+if [ "${1:-}" = --throwaway-key ]; then
+  mkdir -p "$OWP_PIPELINE_DIR"
+  OWP_RELEASE_SECRET_KEY="$OWP_PIPELINE_DIR/throwaway.key"
+  rm -f "$OWP_RELEASE_SECRET_KEY" "$OWP_PIPELINE_DIR/throwaway.pub"
+  "$(deployer_bin)" keygen --secret-key "$OWP_RELEASE_SECRET_KEY" --public-key "$OWP_PIPELINE_DIR/throwaway.pub"
+fi
 need OWP_RELEASE_SECRET_KEY
 
 commit="$(git rev-parse HEAD)"
