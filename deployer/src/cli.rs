@@ -157,7 +157,8 @@ pub async fn execute(cli: Cli, shutdown: CancellationToken) -> Result<()> {
             let store = ReleaseStore::connect(&args.store).await?;
             let key = args.public_key.as_deref().map(PublicKey::from_file).transpose()?;
             if let (true, Some(tarball)) = (args.upload_only, args.tarball.as_deref()) {
-                let (version, uploaded) = publish::upload_only(&store, tarball, args.release_version.clone(), key.as_ref()).await?;
+                let (version, uploaded) =
+                    publish::upload_only(&store, tarball, args.release_version.clone(), key.as_ref()).await?;
                 println!(
                     "release {version} is in s3://{}/{} ({}); the current release did not change",
                     store.s3().bucket(),
