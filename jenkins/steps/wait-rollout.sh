@@ -27,8 +27,9 @@ expect = int(os.environ.get("OWP_EXPECT_INSTANCES", "1"))
 max_age = float(os.environ.get("OWP_REPORT_MAX_AGE", "90"))
 status = json.load(sys.stdin)
 current = (status.get("current") or {}).get("version")
-if current == version and status.get("current_is_bad"):
-    print(f"release {version} is marked bad: {status[\"current_is_bad\"]}")
+bad = status.get("current_is_bad")
+if current == version and bad:
+    print(f"release {version} is marked bad: {bad}")
     sys.exit(2)
 now = datetime.datetime.now(datetime.timezone.utc)
 def age(report):
@@ -38,8 +39,9 @@ live = [r for r in status.get("instances", []) if age(r) <= max_age]
 done = [r for r in live if r.get("version") == version and r.get("phase") == "idle"
         and r.get("target_health") == "healthy"]
 holder = (status.get("lease") or {}).get("holder")
-print(f"current {current}; {len(done)}/{len(live)} instances on {version}, idle and healthy"
-      + (f"; lease held by {holder[\"instance\"]}" if holder else ""))
+who = holder.get("instance") if holder else None
+held = f"; lease held by {who}" if holder else ""
+print(f"current {current}; {len(done)}/{len(live)} instances on {version}, idle and healthy{held}")
 ok = current == version and len(live) >= expect and len(done) == len(live) and not holder
 sys.exit(0 if ok else 1)' "$version"
 }
