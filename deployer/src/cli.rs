@@ -86,6 +86,10 @@ pub struct PublishArgs {
     /// Verify the tarball against this minisign public key before uploading it.
     #[arg(long, env = "OWP_DEPLOYER_PUBLIC_KEY")]
     pub public_key: Option<PathBuf>,
+    /// Upload the tarball but leave the current-release pointer where it is (a later `publish
+    /// --release-version` deploys it).
+    #[arg(long, requires = "tarball")]
+    pub upload_only: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -152,6 +156,17 @@ pub async fn execute(cli: Cli, shutdown: CancellationToken) -> Result<()> {
         Command::Publish(args) => {
             let store = ReleaseStore::connect(&args.store).await?;
             let key = args.public_key.as_deref().map(PublicKey::from_file).transpose()?;
+            if let (true, Some(tarball)) = (args.upload_only, args.tarball.as_deref()) {
+                let (version, uploaded) =
+                    publish::upload_only(&store, tarball, args.release_version.clone(), key.as_ref()).await?;
+                println!(
+                    "release {version} is in s3://{}/{} ({}); the current release did not change",
+                    store.s3().bucket(),
+                    store.layout().tarball(&version),
+                    if uploaded { "uploaded" } else { "already uploaded" }
+                );
+                return Ok(());
+            }
             let published =
                 publish::publish(&store, args.tarball.as_deref(), args.release_version, key.as_ref()).await?;
             println!(

@@ -1,7 +1,8 @@
 //! `deployer publish`: uploads a release tarball (create-only: a version, once uploaded, never
 //! changes) and points the environment's `current` pointer at it. Publishing a version that is
 //! already uploaded only moves the pointer, which is also how a fleet is sent back to an older
-//! release.
+//! release. `upload_only` stops before the pointer, so a pipeline can upload a release in one
+//! step and deploy it (move the pointer) in another, under its own lock.
 
 use std::path::Path;
 
@@ -52,6 +53,19 @@ pub async fn publish(
     let current = CurrentRelease { version, published_at: now_rfc3339(), sha256 };
     store.set_current(&current).await?;
     Ok(Published { current, uploaded })
+}
+
+/// Uploads `tarball` (verified first with `public_key`, when given; its manifest must name
+/// `version`, when given) without moving the pointer. Returns the version and whether it was
+/// uploaded now (`false`: already there, identical).
+pub async fn upload_only(
+    store: &ReleaseStore,
+    tarball: &Path,
+    version: Option<Version>,
+    public_key: Option<&PublicKey>,
+) -> Result<(Version, bool)> {
+    let (version, _, uploaded) = upload(store, tarball, version, public_key).await?;
+    Ok((version, uploaded))
 }
 
 async fn upload(

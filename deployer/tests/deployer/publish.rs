@@ -1,7 +1,10 @@
 //! `publish` against moto: upload, the current pointer, create-only releases, re-pointing to an
 //! uploaded release, and refusing a tarball that does not verify.
 
-use deployer::{Error, publish::publish};
+use deployer::{
+    Error,
+    publish::{publish, upload_only},
+};
 
 use crate::helpers::{bucket, keypair, package, rewrite_tarball, store, version};
 
@@ -73,4 +76,26 @@ async fn publish_refuses_a_tarball_that_does_not_verify() {
 
 fn release_sha(path: &std::path::Path) -> String {
     deployer::release::sha256_file(path).unwrap().0
+}
+
+#[tokio::test]
+async fn upload_only_leaves_the_pointer_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (secret, public, _) = keypair(dir.path(), "release");
+    let store = store(bucket().await);
+    let v1 = package(dir.path(), "v1", "echo one", &secret);
+    publish(&store, Some(&v1.tarball), None, Some(&public)).await.unwrap();
+
+    let v2 = package(dir.path(), "v2", "echo two", &secret);
+    let (uploaded_version, uploaded) = upload_only(&store, &v2.tarball, None, Some(&public)).await.unwrap();
+    assert_eq!((uploaded_version, uploaded), (version("v2"), true));
+    assert!(store.has_release(&version("v2")).await.unwrap());
+    assert_eq!(store.current().await.unwrap().unwrap().version, version("v1"), "the pointer must not move");
+    // Uploading the same tarball again is not an error, and deploying it is moving the pointer.
+    assert!(!upload_only(&store, &v2.tarball, Some(version("v2")), None).await.unwrap().1);
+    publish(&store, None, Some(version("v2")), None).await.unwrap();
+    assert_eq!(store.current().await.unwrap().unwrap().version, version("v2"));
+
+    let err = upload_only(&store, &v2.tarball, Some(version("v3")), None).await.unwrap_err().to_string();
+    assert!(err.contains("holds release v2, not v3"), "{err}");
 }
