@@ -2,6 +2,7 @@
 //! readable: read-your-writes in one call), denormalized documents by key with ETags, filtered
 //! and paged listings, and a session's messages. It reads only the read store.
 
+mod openapi;
 mod routes;
 mod settings;
 mod waiters;
@@ -17,6 +18,7 @@ use owp_readstore::{ReadStore, ReadStoreSettings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use openapi::document as openapi_document;
 pub use routes::MESSAGES;
 pub use settings::Settings;
 pub use waiters::Waiters;
@@ -52,6 +54,7 @@ impl Application {
         let state = routes::AppState { store, waiters: waiters.clone(), settings };
         let router = routes::router(state)
             .merge(Health::new(ready, Arc::new(registry)).routes())
+            .merge(http::openapi::routes(&openapi::document()))
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(middleware::from_fn_with_state(http_metrics, http::track_requests));

@@ -4,12 +4,18 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::{
+        Path, Query, State,
+        rejection::{PathRejection, QueryRejection},
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
-use owp_platform::http::Problem;
+use owp_platform::http::{
+    Problem,
+    openapi::{Internal, Unavailable},
+};
 use owp_protocol::Violation;
 use owp_readstore::{AnyStore, CollectionName, Cursor, ListQuery, ReadStore, Sort, StoredDoc};
 use serde_json::{Value, json};
@@ -66,6 +72,15 @@ fn store_problem(err: owp_readstore::Error) -> Problem {
     }
 }
 
+/// Axum's own refusals are plain text; every answer of this service is a problem.
+fn path_problem(rejection: PathRejection) -> Problem {
+    invalid("path", rejection.body_text())
+}
+
+fn query_problem(rejection: QueryRejection) -> Problem {
+    invalid("query", rejection.body_text())
+}
+
 fn collection_name(name: &str) -> Result<CollectionName, Problem> {
     CollectionName::parse(name).map_err(|_| {
         Problem::new(StatusCode::NOT_FOUND, "unknown-collection", "No such collection")
@@ -78,14 +93,113 @@ fn uuid_param(parameter: &str, value: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(value).map_err(|_| invalid(parameter, "must be a UUID"))
 }
 
+// --- Answer types, for the OpenAPI document ---------------------------------------------------
+
+/// Where a submitted document stands.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeStatus {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+/// The user-facing message of a document's outcome.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OutcomeMessage {
+    /// "Your new business has been created!", or the reason it was rejected.
+    pub text: Option<String>,
+    pub kind: Option<String>,
+    pub occurred_at: Option<String>,
+}
+
+/// The outcome of a submitted document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Outcome {
+    pub document_id: Uuid,
+    pub status: OutcomeStatus,
+    /// Empty while pending.
+    pub messages: Vec<OutcomeMessage>,
+}
+
+/// A page of a collection's documents.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CollectionPage {
+    pub collection: String,
+    /// The denormalized documents, as the translator configuration shapes them.
+    pub items: Vec<serde_json::Map<String, Value>>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of a session's messages, newest first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MessagesPage {
+    pub session_id: Uuid,
+    /// Each document's outcome: document_id, session_id, status, kind, text, occurred_at.
+    pub messages: Vec<serde_json::Map<String, Value>>,
+    pub next_cursor: Option<String>,
+}
+
+/// 400: a path or query parameter is invalid; `errors[].pointer` names it.
+#[derive(Debug, Clone, Copy)]
+pub struct BadParameter;
+
+impl utoipa::IntoResponses for BadParameter {
+    fn responses()
+    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
+        owp_platform::http::openapi::problem(
+            StatusCode::BAD_REQUEST,
+            "A parameter is invalid; `errors[].pointer` names it (`/problems/invalid-parameter`)",
+            false,
+        )
+    }
+}
+
+/// 404: no such collection, or no such document.
+#[derive(Debug, Clone, Copy)]
+pub struct NotFound;
+
+impl utoipa::IntoResponses for NotFound {
+    fn responses()
+    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
+        owp_platform::http::openapi::problem(
+            StatusCode::NOT_FOUND,
+            "No such collection (`/problems/unknown-collection`) or document (`/problems/no-document`)",
+            false,
+        )
+    }
+}
+
 // --- GET /v1/documents/{document_id} -------------------------------------------------------
 
 /// The outcome of a submitted document, from the `messages` collection.
-async fn document_outcome(
+#[utoipa::path(
+    get,
+    path = "/v1/documents/{document_id}",
+    operation_id = "document_outcome",
+    tag = "read",
+    params(
+        ("document_id" = Uuid, Path, description = "The id the document was sent with"),
+        ("session_id" = Option<Uuid>, Query, description = "The session the document was sent with (required when it was sent with one)"),
+        ("wait" = Option<String>, Query, description = "Answer as soon as the outcome is readable, or `pending` after this long (e.g. `5s`; at most the configured maximum, 30 s by default)"),
+    ),
+    responses(
+        (status = 200, description = "The outcome: pending, accepted or rejected", body = Outcome),
+        BadParameter,
+        (status = 403, description = "The session is not the one the document was sent with (`/problems/session-mismatch`)",
+         body = Problem, content_type = "application/problem+json"),
+        Internal,
+        Unavailable,
+    ),
+)]
+pub(crate) async fn document_outcome(
     State(state): State<AppState>,
-    Path(document_id): Path<String>,
-    Query(params): Query<BTreeMap<String, String>>,
-) -> Result<Json<Value>, Problem> {
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
+) -> Result<Json<Outcome>, Problem> {
+    let Path(document_id) = path.map_err(path_problem)?;
+    let Query(params) = query.map_err(query_problem)?;
     let document_id = uuid_param("document_id", &document_id)?;
     let session_id = params.get("session_id").map(|s| uuid_param("session_id", s)).transpose()?;
     if let Some(unknown) = params.keys().find(|k| !matches!(k.as_str(), "session_id" | "wait")) {
@@ -115,13 +229,18 @@ async fn document_outcome(
         if let Some(woken) = woken.as_mut().as_pin_mut() {
             woken.enable();
         }
-        let found = state.store.get(&collection, &key).await.map_err(store_problem)?;
+        let found = match state.store.get(&collection, &key).await {
+            Ok(found) => found,
+            // Before the translator first publishes its messages, nothing is readable yet.
+            Err(owp_readstore::Error::UnknownCollection(_)) => None,
+            Err(err) => return Err(store_problem(err)),
+        };
         if let Some(found) = found {
             return outcome(document_id, session_id, found).map(Json);
         }
         let now = Instant::now();
         if now >= deadline {
-            return Ok(Json(json!({ "document_id": document_id, "status": "pending", "messages": [] })));
+            return Ok(Json(Outcome { document_id, status: OutcomeStatus::Pending, messages: Vec::new() }));
         }
         // With notifications arriving, a waiter looks again when its key is written (and, as
         // a safety net, every few seconds); without them, it polls. Polling every waiter often
@@ -138,7 +257,7 @@ async fn document_outcome(
     }
 }
 
-fn outcome(document_id: Uuid, session_id: Option<Uuid>, found: StoredDoc) -> Result<Value, Problem> {
+fn outcome(document_id: Uuid, session_id: Option<Uuid>, found: StoredDoc) -> Result<Outcome, Problem> {
     let doc = found.doc;
     let sent_with = doc.get("session_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
     if sent_with.is_some() && sent_with != session_id {
@@ -148,24 +267,43 @@ fn outcome(document_id: Uuid, session_id: Option<Uuid>, found: StoredDoc) -> Res
     }
     // A parked document ("failed") is, for its sender, a rejection with a reason.
     let status = match doc.get("status").and_then(Value::as_str) {
-        Some("accepted") => "accepted",
-        _ => "rejected",
+        Some("accepted") => OutcomeStatus::Accepted,
+        _ => OutcomeStatus::Rejected,
     };
-    let message = json!({
-        "text": doc.get("text").cloned().unwrap_or(Value::Null),
-        "kind": doc.get("kind").cloned().unwrap_or(Value::Null),
-        "occurred_at": doc.get("occurred_at").cloned().unwrap_or(Value::Null),
-    });
-    Ok(json!({ "document_id": document_id, "status": status, "messages": [message] }))
+    let text = |field: &str| doc.get(field).and_then(Value::as_str).map(str::to_owned);
+    let message = OutcomeMessage { text: text("text"), kind: text("kind"), occurred_at: text("occurred_at") };
+    Ok(Outcome { document_id, status, messages: vec![message] })
 }
 
 // --- GET /v1/collections/{collection}/{key} ------------------------------------------------
 
-async fn collection_document(
+/// One denormalized document, with an ETag.
+#[utoipa::path(
+    get,
+    path = "/v1/collections/{collection}/{key}",
+    operation_id = "collection_document",
+    tag = "read",
+    params(
+        ("collection" = String, Path, description = "A collection of the translator configuration (e.g. `businesses`)"),
+        ("key" = String, Path, description = "The document's key (e.g. the business id)"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer"),
+    ),
+    responses(
+        (status = 200, description = "The document", body = Object,
+         headers(("ETag" = String, description = "Changes when the content changes"))),
+        (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
+        BadParameter,
+        NotFound,
+        Internal,
+        Unavailable,
+    ),
+)]
+pub(crate) async fn collection_document(
     State(state): State<AppState>,
-    Path((collection, key)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
+    let Path((collection, key)) = path.map_err(path_problem)?;
     let name = collection_name(&collection)?;
     let Some(found) = state.store.get(&name, &key).await.map_err(store_problem)? else {
         return Err(Problem::new(StatusCode::NOT_FOUND, "no-document", "No such document")
@@ -223,11 +361,35 @@ fn plain_field(parameter: &str, field: &str) -> Result<(), Problem> {
     if plain { Ok(()) } else { Err(invalid(parameter, "a top-level field name (letters, digits, _)")) }
 }
 
-async fn collection_list(
+/// A filtered, paged listing of a collection. Any other query parameter `field=value` filters
+/// on a top-level field (a string, number or boolean written the same way, or an array holding it).
+#[utoipa::path(
+    get,
+    path = "/v1/collections/{collection}",
+    operation_id = "collection_list",
+    tag = "read",
+    params(
+        ("collection" = String, Path, description = "A collection of the translator configuration"),
+        ("q" = Option<String>, Query, description = "Words that must all appear in the document's strings"),
+        ("sort" = Option<String>, Query, description = "A top-level field to order by, `-field` for descending; by key when absent"),
+        ("limit" = Option<u32>, Query, description = "Documents per page, 1 to 500 (default 50)", minimum = 1, maximum = 500),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of documents", body = CollectionPage),
+        BadParameter,
+        NotFound,
+        Internal,
+        Unavailable,
+    ),
+)]
+pub(crate) async fn collection_list(
     State(state): State<AppState>,
-    Path(collection): Path<String>,
-    Query(mut params): Query<BTreeMap<String, String>>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Value>, Problem> {
+    let Path(collection) = path.map_err(path_problem)?;
+    let Query(mut params) = query.map_err(query_problem)?;
     let name = collection_name(&collection)?;
     let mut query = paging(&mut params)?;
     query.text = params.remove("q").filter(|q| !q.trim().is_empty());
@@ -248,10 +410,29 @@ async fn collection_list(
     Ok(Json(json!({ "collection": collection, "items": items, "next_cursor": page.next_cursor })))
 }
 
-async fn messages(
+/// A session's messages (each document's outcome), newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/messages",
+    operation_id = "messages",
+    tag = "read",
+    params(
+        ("session_id" = Uuid, Query, description = "The session whose messages to list"),
+        ("limit" = Option<u32>, Query, description = "Messages per page, 1 to 500 (default 50)", minimum = 1, maximum = 500),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of messages", body = MessagesPage),
+        BadParameter,
+        Internal,
+        Unavailable,
+    ),
+)]
+pub(crate) async fn messages(
     State(state): State<AppState>,
-    Query(mut params): Query<BTreeMap<String, String>>,
+    query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Value>, Problem> {
+    let Query(mut params) = query.map_err(query_problem)?;
     let Some(session_id) = params.remove("session_id") else {
         return Err(invalid("session_id", "required: the session whose messages to list"));
     };

@@ -36,3 +36,25 @@ async fn bad_requests_are_problems_naming_the_parameter() {
     }
     read.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_generated_from_the_routes() {
+    let read = ReadStack::start().await;
+    let (status, api) = read.get_json("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(api["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", api["openapi"]);
+    for path in [
+        "/v1/documents/{document_id}",
+        "/v1/collections/{collection}/{key}",
+        "/v1/collections/{collection}",
+        "/v1/messages",
+    ] {
+        assert!(api["paths"][path]["get"].is_object(), "{path} is documented");
+    }
+    let statuses = &api["paths"]["/v1/documents/{document_id}"]["get"]["responses"];
+    for code in ["200", "400", "403", "503"] {
+        assert!(statuses[code].is_object(), "{code} is documented");
+    }
+    assert!(api["components"]["schemas"]["Outcome"].is_object());
+    read.stop().await;
+}
