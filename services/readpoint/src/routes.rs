@@ -182,7 +182,7 @@ impl utoipa::IntoResponses for NotFound {
     params(
         ("document_id" = Uuid, Path, description = "The id the document was sent with"),
         ("session_id" = Option<Uuid>, Query, description = "The session the document was sent with (required when it was sent with one)"),
-        ("wait" = Option<String>, Query, description = "Answer as soon as the outcome is readable, or `pending` after this long (e.g. `5s`; at most the configured maximum, 30 s by default)"),
+        ("wait" = Option<String>, Query, pattern = "^[0-9]{1,6}(ms|s)$", description = "Answer as soon as the outcome is readable, or `pending` after this long (e.g. `5s`, `250ms`; a wait beyond the server's maximum, 30 s by default, is shortened to it)"),
     ),
     responses(
         (status = 200, description = "The outcome: pending, accepted or rejected", body = Outcome),
@@ -205,18 +205,13 @@ pub(crate) async fn document_outcome(
     if let Some(unknown) = params.keys().find(|k| !matches!(k.as_str(), "session_id" | "wait")) {
         return Err(invalid(unknown, "unknown parameter (known: session_id, wait)"));
     }
+    // A longer wait than the server allows is shortened to it, not refused: the answer is the
+    // same either way (`pending` when the wait ends), and a client need not know the limit.
     let wait = match params.get("wait") {
         None => Duration::ZERO,
-        Some(text) => {
-            let wait = owp_platform::duration::parse(text).map_err(|e| invalid("wait", e))?;
-            if wait > state.settings.max_wait {
-                return Err(invalid(
-                    "wait",
-                    format!("at most {}", humantime::format_duration(state.settings.max_wait)),
-                ));
-            }
-            wait
-        }
+        Some(text) => humantime::parse_duration(text)
+            .map_err(|_| invalid("wait", format!("{text:?} is not a duration like 5s or 250ms")))?
+            .min(state.settings.max_wait),
     };
     let key = document_id.to_string();
     let collection = collection_name(MESSAGES)?;
@@ -371,9 +366,9 @@ fn plain_field(parameter: &str, field: &str) -> Result<(), Problem> {
     params(
         ("collection" = String, Path, description = "A collection of the translator configuration"),
         ("q" = Option<String>, Query, description = "Words that must all appear in the document's strings"),
-        ("sort" = Option<String>, Query, description = "A top-level field to order by, `-field` for descending; by key when absent"),
+        ("sort" = Option<String>, Query, pattern = "^-?[A-Za-z0-9_]{1,64}$", description = "A top-level field to order by, `-field` for descending; by key when absent"),
         ("limit" = Option<u32>, Query, description = "Documents per page, 1 to 500 (default 50)", minimum = 1, maximum = 500),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page (opaque; one this API did not hand out is refused)"),
     ),
     responses(
         (status = 200, description = "A page of documents", body = CollectionPage),
@@ -419,7 +414,7 @@ pub(crate) async fn collection_list(
     params(
         ("session_id" = Uuid, Query, description = "The session whose messages to list"),
         ("limit" = Option<u32>, Query, description = "Messages per page, 1 to 500 (default 50)", minimum = 1, maximum = 500),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page (opaque; one this API did not hand out is refused)"),
     ),
     responses(
         (status = 200, description = "A page of messages", body = MessagesPage),
