@@ -39,12 +39,17 @@ pub async fn run(
     }
 }
 
+/// Another database on the same server as `database` (a benchmark's own one).
+fn sibling_database(database: &DatabaseSettings, name: &str) -> DatabaseSettings {
+    let base =
+        database.database_url.rsplit_once('/').map_or(database.database_url.as_str(), |(base, _)| base);
+    DatabaseSettings::new(format!("{base}/{name}"))
+}
+
 /// Drops a benchmark's own database (the benchmarks leave nothing behind).
 async fn drop_database(database: &DatabaseSettings) -> anyhow::Result<()> {
     let name = database.database_name()?;
-    let base =
-        database.database_url.rsplit_once('/').map_or(database.database_url.as_str(), |(base, _)| base);
-    let admin = DatabaseSettings::new(format!("{base}/postgres")).pool("public", 1).await?;
+    let admin = sibling_database(database, "postgres").pool("public", 1).await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.replace('"', "\"\"")))
         .execute(&admin)
         .await?;

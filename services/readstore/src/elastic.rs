@@ -160,6 +160,24 @@ impl ElasticStore {
         Ok(answer.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default())
     }
 
+    /// Applies alias actions in one `_aliases` call, which the cluster applies atomically.
+    async fn update_aliases(&self, actions: Vec<Value>, context: &str) -> Result<()> {
+        let response = self
+            .client
+            .indices()
+            .update_aliases()
+            .body(json!({ "actions": actions }))
+            .send()
+            .await
+            .map_err(|e| transport_error(context, e))?;
+        let status = response.status_code();
+        if status.is_success() {
+            return Ok(());
+        }
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        Err(err(context, format!("{status}: {answer}"), retryable(status.as_u16())))
+    }
+
     fn to_stored(hit: &Value) -> Option<StoredDoc> {
         Some(StoredDoc {
             key: hit["_source"]["key"].as_str()?.to_owned(),
@@ -256,24 +274,7 @@ impl ReadStore for ElasticStore {
             .map(|old| json!({ "remove": { "index": old, "alias": alias } }))
             .collect();
         actions.push(json!({ "add": { "index": index, "alias": alias } }));
-        let response = self
-            .client
-            .indices()
-            .update_aliases()
-            .body(json!({ "actions": actions }))
-            .send()
-            .await
-            .map_err(|e| transport_error("cannot move the alias", e))?;
-        let status = response.status_code();
-        if !status.is_success() {
-            let answer: Value = response.json().await.unwrap_or(Value::Null);
-            return Err(err(
-                format!("cannot publish {target}"),
-                format!("{status}: {answer}"),
-                retryable(status.as_u16()),
-            ));
-        }
-        Ok(())
+        self.update_aliases(actions, &format!("cannot publish {target}")).await
     }
 
     async fn published(&self, collection: &CollectionName) -> Result<Option<Target>> {
@@ -317,20 +318,7 @@ impl ReadStore for ElasticStore {
         if actions.is_empty() {
             return Ok(());
         }
-        let response = self
-            .client
-            .indices()
-            .update_aliases()
-            .body(json!({ "actions": actions }))
-            .send()
-            .await
-            .map_err(|e| transport_error("cannot remove the alias", e))?;
-        let status = response.status_code();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(err(format!("cannot withdraw {collection}"), status, false))
-        }
+        self.update_aliases(actions, &format!("cannot withdraw {collection}")).await
     }
 
     async fn get(&self, collection: &CollectionName, key: &str) -> Result<Option<StoredDoc>> {

@@ -26,9 +26,7 @@ pub struct TranslateArgs {
 
 pub async fn run(database: &DatabaseSettings, args: &TranslateArgs) -> anyhow::Result<()> {
     let run_id = &Uuid::new_v4().simple().to_string()[..12];
-    let base =
-        database.database_url.rsplit_once('/').map_or(database.database_url.as_str(), |(base, _)| base);
-    let database = DatabaseSettings::new(format!("{base}/owp_bench_tr_{run_id}"));
+    let database = super::sibling_database(database, &format!("owp_bench_tr_{run_id}"));
     println!("owp bench translator-rebuild: {} businesses, database {}", args.keys, database.redacted());
     let pool = owp_robots::app::prepare_database(&database).await?;
     // Data, not timed: 1 user per 100 businesses.

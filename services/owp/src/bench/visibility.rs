@@ -51,9 +51,7 @@ pub async fn run(
         .map(|t| TopicSpec::new(t.clone(), 3))
         .collect();
     kafka::ensure_topics(kafka_settings, &specs).await?;
-    let base =
-        database.database_url.rsplit_once('/').map_or(database.database_url.as_str(), |(base, _)| base);
-    let database = DatabaseSettings::new(format!("{base}/owp_bench_{}", &run_id[..12]));
+    let database = super::sibling_database(database, &format!("owp_bench_{}", &run_id[..12]));
     println!(
         "owp bench visibility: {} documents/s for {}, idempotent write point {}, topics {prefix}.*, database {}",
         args.rate,
