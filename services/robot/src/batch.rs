@@ -70,9 +70,37 @@ pub struct Step<'a, H: Handler> {
 
 const WAITING: &str = "waiting behind an earlier parked message with the same key";
 
+/// How a batch's messages are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// All at once, in the batch transaction itself: the usual case, and the fewest round trips.
+    Whole,
+    /// One by one, each in a savepoint, to find and park the message that made `Whole` fail.
+    OneByOne,
+}
+
+enum Attempt {
+    Done(Option<i64>),
+    /// The handler refused the batch as a whole; the transaction was rolled back.
+    Refused,
+}
+
 impl<H: Handler> Step<'_, H> {
     /// Processes and commits the batch. Returns the open parked count when it parked something.
     pub async fn process(&self, batch: &[Incoming]) -> std::result::Result<Option<i64>, BatchError> {
+        if let Attempt::Done(parked) = self.attempt(batch, Mode::Whole).await? {
+            return Ok(parked);
+        }
+        match self.attempt(batch, Mode::OneByOne).await? {
+            Attempt::Done(parked) => Ok(parked),
+            // One by one, a refused message is parked; the batch as a whole is never refused.
+            Attempt::Refused => {
+                Err(BatchError::Fatal(Error::Invalid("a batch was refused one by one".into())))
+            }
+        }
+    }
+
+    async fn attempt(&self, batch: &[Incoming], mode: Mode) -> std::result::Result<Attempt, BatchError> {
         let schema = self.handler.schema().clone();
         let mut tx = self.pool.begin().await?;
         if let Some(lock) = self.handler.batch_lock() {
@@ -81,9 +109,8 @@ impl<H: Handler> Step<'_, H> {
 
         let ids: Vec<Option<Uuid>> = batch.iter().map(|m| self.handler.dedupe_id(m)).collect();
         let known: Vec<Uuid> = ids.iter().flatten().copied().collect();
-        let done = store::processed(&mut tx, &schema, self.group, &known).await?;
         let keys: Vec<String> = batch.iter().filter_map(|m| m.key.clone()).collect();
-        let mut parked_keys = store::parked_keys(&mut tx, &schema, self.group, &keys).await?;
+        let (done, mut parked_keys) = store::seen(&mut tx, &schema, self.group, &known, &keys).await?;
         let mut seen = HashSet::new();
         let mut fresh = Vec::new();
         let mut fresh_ids = Vec::new();
@@ -104,14 +131,21 @@ impl<H: Handler> Step<'_, H> {
 
         let mut facts = Vec::new();
         let mut applied_ids: Vec<Uuid> = Vec::new();
-        match apply_in_savepoint(self.handler, &mut tx, &fresh).await {
-            Ok(decided) => {
-                facts.extend(decided);
-                applied_ids.extend(fresh_ids.iter().flatten());
-            }
-            Err(err) if err.is_transient() => return Err(BatchError::Transient(err.into())),
-            Err(err) => {
-                tracing::warn!(group = %self.group, error = %err, "batch refused; applying one by one");
+        match mode {
+            Mode::Whole if fresh.is_empty() => {}
+            Mode::Whole => match self.handler.apply(&mut tx, &fresh).await {
+                Ok(decided) => {
+                    facts.extend(decided);
+                    applied_ids.extend(fresh_ids.iter().flatten());
+                }
+                Err(err) if err.is_transient() => return Err(BatchError::Transient(err.into())),
+                Err(err) => {
+                    tracing::warn!(group = %self.group, error = %err, "batch refused; applying one by one");
+                    tx.rollback().await?;
+                    return Ok(Attempt::Refused);
+                }
+            },
+            Mode::OneByOne => {
                 for (message, id) in fresh.iter().zip(&fresh_ids) {
                     if message.key.as_ref().is_some_and(|k| parked_keys.contains(k)) {
                         to_park.push((message, WAITING.into(), 0));
@@ -155,7 +189,6 @@ impl<H: Handler> Step<'_, H> {
             facts.extend(told);
             dead_letters.push((*message, reason.as_str()));
         }
-        store::mark_processed(&mut tx, &schema, self.group, &applied_ids).await?;
 
         // The facts are on the log before the offsets move: a crash in between repeats the
         // batch, and the repeated facts carry the same event ids.
@@ -163,14 +196,15 @@ impl<H: Handler> Step<'_, H> {
             publish(producer, &topics.events_topic, &facts).await?;
             dead_letter(producer, &topics.deadletter_topic, self.group, self.topic, &dead_letters).await?;
         }
-        store::save_offsets(&mut tx, &schema, self.group, self.topic.as_str(), &next_offsets(batch)).await?;
+        store::record(&mut tx, &schema, self.group, self.topic.as_str(), &applied_ids, &next_offsets(batch))
+            .await?;
         let parked = if to_park.is_empty() {
             None
         } else {
             Some(store::open_parked_count(&mut tx, &schema, self.group).await?)
         };
         tx.commit().await?;
-        Ok(parked)
+        Ok(Attempt::Done(parked))
     }
 }
 
@@ -181,13 +215,11 @@ async fn publish(
 ) -> std::result::Result<(), BatchError> {
     let sends = facts.iter().map(|fact| {
         let payload = fact.event.to_json();
-        let event_id = fact.event.event_id.to_string();
         async move {
-            let headers = OwnedHeaders::new()
-                .insert(Header { key: "kind", value: Some(fact.event.kind.as_str()) })
-                .insert(Header { key: "event_id", value: Some(event_id.as_str()) });
-            let record =
-                FutureRecord::to(topic.as_str()).key(fact.key.as_str()).payload(&payload).headers(headers);
+            // No Kafka headers: the fact names its kind and event id itself, and tansu 0.6 keeps
+            // headers in an unindexed table that every fetched record scans in full (the
+            // dead letters below keep theirs: they are few, and their headers say where from).
+            let record = FutureRecord::to(topic.as_str()).key(fact.key.as_str()).payload(&payload);
             producer.send(record, Duration::from_secs(10)).await.map_err(|(err, _)| Error::Kafka(err))
         }
     });

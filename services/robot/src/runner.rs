@@ -28,6 +28,9 @@ use crate::{
 /// How often a robot tries to take partitions nobody holds, and re-reads the partition list.
 const OWNERSHIP_INTERVAL: Duration = Duration::from_secs(1);
 const PARTITIONS_INTERVAL: Duration = Duration::from_secs(30);
+/// How often positions are also committed to Kafka (for lag tools only). Each commit is a write
+/// on the broker; per batch, at hundreds of batches a second, it was a good part of its load.
+const KAFKA_COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What every robot of a process shares.
 #[derive(Clone)]
@@ -83,6 +86,9 @@ pub struct Robot<H: Handler> {
     partitions: Vec<i32>,
     /// Next offset to accept per owned partition.
     expected: HashMap<i32, i64>,
+    /// Partitions whose position moved since the last commit to Kafka, and when the next is due.
+    uncommitted: HashMap<i32, i64>,
+    next_kafka_commit: Instant,
 }
 
 impl<H: Handler> std::fmt::Debug for Robot<H> {
@@ -117,6 +123,8 @@ impl<H: Handler> Robot<H> {
             ownership,
             partitions: Vec::new(),
             expected: HashMap::new(),
+            uncommitted: HashMap::new(),
+            next_kafka_commit: Instant::now(),
         })
     }
 
@@ -208,6 +216,7 @@ impl<H: Handler> Robot<H> {
     }
 
     async fn leave(mut self) -> Result<()> {
+        self.commit_to_kafka();
         let _ = self.consumer.unassign();
         self.ownership.release().await;
         tracing::info!(group = %self.group, "robot stopped, partitions released");
@@ -291,11 +300,25 @@ impl<H: Handler> Robot<H> {
         batch
     }
 
-    /// Remembers where each partition stands and tells Kafka too (a convenience only).
+    /// Remembers where each partition stands and tells Kafka too, at most once per
+    /// [`KAFKA_COMMIT_INTERVAL`] (a convenience only).
     fn after_commit(&mut self, batch: &[Incoming]) {
-        let mut commit = TopicPartitionList::new();
         for (partition, next) in crate::batch::next_offsets(batch) {
             self.expected.insert(partition, next);
+            self.uncommitted.insert(partition, next);
+        }
+        if Instant::now() >= self.next_kafka_commit {
+            self.commit_to_kafka();
+        }
+    }
+
+    fn commit_to_kafka(&mut self) {
+        self.next_kafka_commit = Instant::now() + KAFKA_COMMIT_INTERVAL;
+        if self.uncommitted.is_empty() {
+            return;
+        }
+        let mut commit = TopicPartitionList::new();
+        for (partition, next) in self.uncommitted.drain() {
             let _ = commit.add_partition_offset(self.topic.as_str(), partition, Offset::Offset(next));
         }
         if let Err(err) = self.consumer.commit(&commit, CommitMode::Async) {

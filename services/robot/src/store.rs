@@ -17,9 +17,22 @@ pub async fn ensure(pool: &PgPool, schema: &SchemaName) -> Result<()> {
                 group_id text NOT NULL, topic text NOT NULL, partition integer NOT NULL,
                 next_offset bigint NOT NULL, PRIMARY KEY (group_id, topic, partition))"
         ),
+        // The id leads the key: comparing a uuid is a memcmp, comparing the group's text goes
+        // through the collation, and every lookup and insert compares on each level of the tree.
         format!(
             "CREATE TABLE IF NOT EXISTS {schema}.robot_processed (
-                group_id text NOT NULL, id uuid NOT NULL, PRIMARY KEY (group_id, id))"
+                group_id text NOT NULL, id uuid NOT NULL, PRIMARY KEY (id, group_id))"
+        ),
+        // Tables made before the key was turned around.
+        format!(
+            "DO $$ BEGIN
+               IF (SELECT a.attname FROM pg_index i
+                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                    WHERE i.indrelid = '{schema}.robot_processed'::regclass AND i.indisprimary) = 'group_id' THEN
+                 ALTER TABLE {schema}.robot_processed
+                   DROP CONSTRAINT robot_processed_pkey, ADD PRIMARY KEY (id, group_id);
+               END IF;
+             END $$"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS {schema}.robot_parked (
@@ -63,17 +76,58 @@ pub async fn offsets(
     Ok(rows.iter().map(|row| (row.get::<i32, _>(0), row.get::<i64, _>(1))).collect())
 }
 
-/// Stores next offsets; never moves one backwards.
-pub async fn save_offsets(
+/// What a batch must know before it applies anything: which of `ids` were processed already,
+/// and which of `keys` have a parked message waiting. One round trip.
+pub async fn seen(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    group: &str,
+    ids: &[Uuid],
+    keys: &[String],
+) -> Result<(HashSet<Uuid>, HashSet<String>)> {
+    if ids.is_empty() && keys.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT id, NULL::text FROM {schema}.robot_processed WHERE group_id = $1 AND id = ANY($2)
+         UNION ALL
+         SELECT DISTINCT NULL::uuid, message_key FROM {schema}.robot_parked
+          WHERE group_id = $1 AND released_at IS NULL AND message_key = ANY($3)"
+    ))
+    .bind(group)
+    .bind(ids)
+    .bind(keys)
+    .fetch_all(conn)
+    .await?;
+    let mut processed = HashSet::new();
+    let mut parked = HashSet::new();
+    for row in &rows {
+        if let Some(id) = row.get::<Option<Uuid>, _>(0) {
+            processed.insert(id);
+        }
+        if let Some(key) = row.get::<Option<String>, _>(1) {
+            parked.insert(key);
+        }
+    }
+    Ok((processed, parked))
+}
+
+/// Marks `ids` processed and stores next offsets (never moving one backwards). One round trip.
+pub async fn record(
     conn: &mut PgConnection,
     schema: &SchemaName,
     group: &str,
     topic: &str,
+    ids: &[Uuid],
     next: &HashMap<i32, i64>,
 ) -> Result<()> {
     let (partitions, offsets): (Vec<i32>, Vec<i64>) = next.iter().map(|(p, o)| (*p, *o)).unzip();
+    // A data-modifying WITH runs whether or not the outer statement reads it.
     sqlx::query(&format!(
-        "INSERT INTO {schema}.robot_offsets (group_id, topic, partition, next_offset)
+        "WITH processed AS (
+           INSERT INTO {schema}.robot_processed (group_id, id)
+           SELECT $1, UNNEST($5::uuid[]) ON CONFLICT DO NOTHING)
+         INSERT INTO {schema}.robot_offsets (group_id, topic, partition, next_offset)
          SELECT $1, $2, p, o FROM UNNEST($3::integer[], $4::bigint[]) AS t(p, o)
          ON CONFLICT (group_id, topic, partition)
          DO UPDATE SET next_offset = GREATEST(robot_offsets.next_offset, EXCLUDED.next_offset)"
@@ -82,68 +136,10 @@ pub async fn save_offsets(
     .bind(topic)
     .bind(&partitions)
     .bind(&offsets)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Which of `ids` were processed already.
-pub async fn processed(
-    conn: &mut PgConnection,
-    schema: &SchemaName,
-    group: &str,
-    ids: &[Uuid],
-) -> Result<HashSet<Uuid>> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let rows =
-        sqlx::query(&format!("SELECT id FROM {schema}.robot_processed WHERE group_id = $1 AND id = ANY($2)"))
-            .bind(group)
-            .bind(ids)
-            .fetch_all(conn)
-            .await?;
-    Ok(rows.iter().map(|row| row.get::<Uuid, _>(0)).collect())
-}
-
-pub async fn mark_processed(
-    conn: &mut PgConnection,
-    schema: &SchemaName,
-    group: &str,
-    ids: &[Uuid],
-) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(&format!(
-        "INSERT INTO {schema}.robot_processed (group_id, id) SELECT $1, UNNEST($2::uuid[]) ON CONFLICT DO NOTHING"
-    ))
-    .bind(group)
     .bind(ids)
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Keys among `keys` that have a parked message waiting.
-pub async fn parked_keys(
-    conn: &mut PgConnection,
-    schema: &SchemaName,
-    group: &str,
-    keys: &[String],
-) -> Result<HashSet<String>> {
-    if keys.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let rows = sqlx::query(&format!(
-        "SELECT DISTINCT message_key FROM {schema}.robot_parked
-          WHERE group_id = $1 AND released_at IS NULL AND message_key = ANY($2)"
-    ))
-    .bind(group)
-    .bind(keys)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.iter().filter_map(|row| row.get::<Option<String>, _>(0)).collect())
 }
 
 pub async fn park(

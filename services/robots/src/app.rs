@@ -1,4 +1,4 @@
-//! The robots process: migrates the projection schema, starts every command robot and the
+//! The robots process: migrates the projection schema, starts the command robot and the
 //! projector, and serves /healthz, /readyz and /metrics.
 
 use std::{sync::Arc, time::Duration};
@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     MIGRATOR, PROJECTION_SCHEMA, ROBOTS_SCHEMA, RobotsSettings,
-    commands::{Business, CommandRobot, DecideContext, Logout, Profile},
+    commands::{CommandRobot, DecideContext},
     projector::Projector,
 };
 
@@ -120,9 +120,7 @@ impl Robots {
                 tasks.spawn(async move { robot.run(stop).await.map_err(anyhow::Error::from) });
             }};
         }
-        spawn_robot!(CommandRobot::new(Business, robots_schema.clone(), self.decide.clone()));
-        spawn_robot!(CommandRobot::new(Profile, robots_schema.clone(), self.decide.clone()));
-        spawn_robot!(CommandRobot::new(Logout, robots_schema.clone(), self.decide.clone()));
+        spawn_robot!(CommandRobot::new(robots_schema.clone(), self.decide.clone()));
         spawn_robot!(Projector::new(projection_schema));
         let server_stop = stop.clone();
         let (listener, router) = (self.listener, self.router);

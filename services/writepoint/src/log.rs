@@ -6,7 +6,6 @@ use owp_protocol::{DocumentId, Submission, TopicName};
 use prometheus_client::metrics::histogram::Histogram;
 use rdkafka::{
     error::{KafkaError, RDKafkaErrorCode},
-    message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
 };
 use serde::{Deserialize, Serialize};
@@ -70,14 +69,10 @@ impl CommandLog {
     pub async fn append(&self, submission: &Submission) -> Result<Receipt, ProduceError> {
         let command = &submission.command;
         let payload = command.to_json();
-        let document_id = command.document_id.to_string();
-        let headers = OwnedHeaders::new()
-            .insert(Header { key: "item_type", value: Some(command.item_type.as_str()) })
-            .insert(Header { key: "document_id", value: Some(document_id.as_str()) });
-        let record = FutureRecord::to(self.topic.as_str())
-            .key(submission.key.as_str())
-            .payload(&payload)
-            .headers(headers);
+        // No Kafka headers: the payload names its item type and document id already, and tansu
+        // 0.6 keeps headers in an unindexed table that every fetched record scans in full, which
+        // made reading a topic slower with every header ever written.
+        let record = FutureRecord::to(self.topic.as_str()).key(submission.key.as_str()).payload(&payload);
         let start = Instant::now();
         let delivery = match self.producer.send_result(record) {
             Ok(delivery) => delivery,

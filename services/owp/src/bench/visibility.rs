@@ -8,6 +8,7 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
+use clap::Parser;
 use owp_platform::{
     db::DatabaseSettings,
     kafka::{self, KafkaSettings, TopicSpec},
@@ -38,6 +39,13 @@ pub struct VisibilityArgs {
     pub translator_config: std::path::PathBuf,
 }
 
+/// The robot settings, read from the environment only.
+#[derive(clap::Parser)]
+struct RobotTuning {
+    #[command(flatten)]
+    robot: owp_robot::RobotSettings,
+}
+
 pub async fn run(
     kafka_settings: &KafkaSettings,
     database: &DatabaseSettings,
@@ -63,7 +71,10 @@ pub async fn run(
     // The stack, on ports of its own.
     let shutdown = CancellationToken::new();
     let mut services = JoinSet::new();
-    let mut robots = owp_robots::RobotsSettings { addr: ([127, 0, 0, 1], 0).into(), ..Default::default() };
+    // The robots' tuning comes from the same OWP_ROBOT_* variables as in `owp up`.
+    let robot = RobotTuning::try_parse_from(["owp"]).context("OWP_ROBOT_* settings")?.robot;
+    let mut robots =
+        owp_robots::RobotsSettings { robot, addr: ([127, 0, 0, 1], 0).into(), ..Default::default() };
     robots.robot.group_prefix = format!("{prefix}.robot.");
     let robots = owp_robots::Robots::build(kafka_settings, &topics, &database, robots).await?;
     let stop = shutdown.clone();

@@ -1,8 +1,13 @@
-//! Command robots: one per item type, each a consumer group on `owp.commands.v1` that decides
-//! every document of its type and publishes exactly one outcome fact for it.
+//! The command robot: one consumer group (`owp.robot.commands`) on `owp.commands.v1` that decides
+//! every document and publishes exactly one outcome fact for it, handing each command to the
+//! [`Decide`] of its item type.
+//!
+//! One group rather than one per item type: every group reads the whole topic, so per-type groups
+//! multiply the broker's fetch work and each of them skips most of what it reads. Ordering is per
+//! key either way.
 //!
 //! Adding an item type is adding a schema file (owp-protocol) and a [`Decide`] here, listed in
-//! [`crate::Robots`].
+//! [`CommandRobot::decide`].
 
 mod business;
 mod logout;
@@ -56,31 +61,43 @@ pub struct DecideContext {
     pub session_idle_timeout: Option<Duration>,
 }
 
-/// The [`Handler`] shared by every command robot.
+/// The [`Handler`] of the command robot.
 #[derive(Debug)]
-pub struct CommandRobot<D> {
-    decide: D,
-    name: String,
+pub struct CommandRobot {
     schema: SchemaName,
     context: DecideContext,
 }
 
-impl<D: Decide> CommandRobot<D> {
-    pub fn new(decide: D, schema: SchemaName, context: DecideContext) -> Self {
-        Self { decide, name: D::ITEM_TYPE.to_owned(), schema, context }
+impl CommandRobot {
+    pub const NAME: &'static str = "commands";
+
+    pub fn new(schema: SchemaName, context: DecideContext) -> Self {
+        Self { schema, context }
+    }
+
+    /// The decision of the item type's [`Decide`]. A type without one (a write point newer than
+    /// these robots, say) is refused, so the command is parked and dead-lettered and its sender
+    /// told, rather than left without an outcome; it can be retried once the robots know the type.
+    async fn decide(&self, conn: &mut PgConnection, command: &Command) -> Result<Decision, HandlerError> {
+        let context = &self.context;
+        match command.item_type.as_str() {
+            Business::ITEM_TYPE => Business.decide(conn, command, context).await,
+            Profile::ITEM_TYPE => Profile.decide(conn, command, context).await,
+            Logout::ITEM_TYPE => Logout.decide(conn, command, context).await,
+            other => Err(HandlerError::Rejected(format!("no robot decides item type {other:?}"))),
+        }
     }
 }
 
-/// Just enough of a command to route and deduplicate it without decoding the body.
+/// Just enough of a command to deduplicate it without decoding the body.
 #[derive(serde::Deserialize)]
 struct Peek {
     document_id: Uuid,
-    item_type: String,
 }
 
-impl<D: Decide> Handler for CommandRobot<D> {
+impl Handler for CommandRobot {
     fn name(&self) -> &str {
-        &self.name
+        Self::NAME
     }
 
     fn topic<'a>(&self, topics: &'a Topics) -> &'a TopicName {
@@ -92,8 +109,7 @@ impl<D: Decide> Handler for CommandRobot<D> {
     }
 
     fn dedupe_id(&self, message: &Incoming) -> Option<Uuid> {
-        let peek: Peek = serde_json::from_slice(&message.payload).ok()?;
-        (peek.item_type == D::ITEM_TYPE).then_some(peek.document_id)
+        serde_json::from_slice::<Peek>(&message.payload).ok().map(|peek| peek.document_id)
     }
 
     async fn apply(&self, tx: &mut PgConnection, messages: &[&Incoming]) -> Result<Vec<Fact>, HandlerError> {
@@ -101,10 +117,7 @@ impl<D: Decide> Handler for CommandRobot<D> {
         for message in messages {
             let command = Command::from_json(&message.payload)
                 .map_err(|err| HandlerError::Rejected(format!("undecodable command: {err}")))?;
-            if command.item_type.as_str() != D::ITEM_TYPE {
-                continue;
-            }
-            let decision = self.decide.decide(tx, &command, &self.context).await?;
+            let decision = self.decide(tx, &command).await?;
             let span =
                 tracing::debug_span!("decided", document_id = %command.document_id, kind = decision.kind);
             let _entered = span.enter();

@@ -24,8 +24,8 @@ async fn the_same_command_twice_gives_one_fact_and_one_row() {
     let topic = stack.names.topics.commands_topic.to_string();
     produce(&producer, &topic, submission.key.as_str(), &payload).await;
     let (partition, last) = produce(&producer, &topic, submission.key.as_str(), &payload).await;
-    // Both copies are behind the business robot once its stored offset passed the second.
-    let group = format!("{}business", stack.names.group_prefix());
+    // Both copies are behind the command robot once its stored offset passed the second.
+    let group = format!("{}commands", stack.names.group_prefix());
     wait_scalar(
         &stack.pool,
         &format!(

@@ -280,10 +280,16 @@ pub async fn read_all(kafka: &KafkaSettings, topic: &str) -> Vec<Value> {
         consumer.assign(&assignment).unwrap();
         let total: i64 = highs.iter().sum();
         let mut out = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // A long log takes a while; what must not happen is the reading stalling.
+        let mut deadline = Instant::now() + Duration::from_secs(30);
         while (out.len() as i64) < total {
-            assert!(Instant::now() < deadline, "read {} of {total} messages of {topic}", out.len());
+            assert!(
+                Instant::now() < deadline,
+                "read {} of {total} messages of {topic}, then nothing for 30 s",
+                out.len()
+            );
             if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+                deadline = Instant::now() + Duration::from_secs(30);
                 let message = message.unwrap();
                 out.push(
                     serde_json::from_slice(message.payload().unwrap_or_default()).unwrap_or(Value::Null),
