@@ -17,22 +17,9 @@ pub async fn ensure(pool: &PgPool, schema: &SchemaName) -> Result<()> {
                 group_id text NOT NULL, topic text NOT NULL, partition integer NOT NULL,
                 next_offset bigint NOT NULL, PRIMARY KEY (group_id, topic, partition))"
         ),
-        // The id leads the key: comparing a uuid is a memcmp, comparing the group's text goes
-        // through the collation, and every lookup and insert compares on each level of the tree.
         format!(
             "CREATE TABLE IF NOT EXISTS {schema}.robot_processed (
-                group_id text NOT NULL, id uuid NOT NULL, PRIMARY KEY (id, group_id))"
-        ),
-        // Tables made before the key was turned around.
-        format!(
-            "DO $$ BEGIN
-               IF (SELECT a.attname FROM pg_index i
-                     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                    WHERE i.indrelid = '{schema}.robot_processed'::regclass AND i.indisprimary) = 'group_id' THEN
-                 ALTER TABLE {schema}.robot_processed
-                   DROP CONSTRAINT robot_processed_pkey, ADD PRIMARY KEY (id, group_id);
-               END IF;
-             END $$"
+                group_id text NOT NULL, id uuid NOT NULL, PRIMARY KEY (group_id, id))"
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS {schema}.robot_parked (
