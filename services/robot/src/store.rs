@@ -28,6 +28,9 @@ pub async fn ensure(pool: &PgPool, schema: &SchemaName) -> Result<()> {
                 payload bytea NOT NULL, reason text NOT NULL, attempts integer NOT NULL,
                 parked_at timestamptz NOT NULL DEFAULT now(), released_at timestamptz)"
         ),
+        // Set while an operator's retry re-publishes the message: its key flows again from then
+        // on, so the re-published copy is not parked behind its own record.
+        format!("ALTER TABLE {schema}.robot_parked ADD COLUMN IF NOT EXISTS retrying_at timestamptz"),
         format!(
             "CREATE INDEX IF NOT EXISTS robot_parked_open ON {schema}.robot_parked (group_id, message_key)
                 WHERE released_at IS NULL"
@@ -79,7 +82,7 @@ pub async fn seen(
         "SELECT id, NULL::text FROM {schema}.robot_processed WHERE group_id = $1 AND id = ANY($2)
          UNION ALL
          SELECT DISTINCT NULL::uuid, message_key FROM {schema}.robot_parked
-          WHERE group_id = $1 AND released_at IS NULL AND message_key = ANY($3)"
+          WHERE group_id = $1 AND released_at IS NULL AND retrying_at IS NULL AND message_key = ANY($3)"
     ))
     .bind(group)
     .bind(ids)
@@ -197,6 +200,20 @@ pub async fn list_parked(pool: &PgPool, schema: &SchemaName) -> Result<Vec<Parke
             payload: row.get(9),
         })
         .collect())
+}
+
+/// Marks open parked messages as being retried (`true`), or not any more (`false`, when their
+/// re-publishing failed).
+pub async fn set_retrying(pool: &PgPool, schema: &SchemaName, ids: &[i64], retrying: bool) -> Result<()> {
+    sqlx::query(&format!(
+        "UPDATE {schema}.robot_parked SET retrying_at = CASE WHEN $2 THEN now() END
+          WHERE parked_id = ANY($1) AND released_at IS NULL"
+    ))
+    .bind(ids)
+    .bind(retrying)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Marks parked messages released (after they were re-published for a retry).
