@@ -81,9 +81,15 @@ impl DatabaseSettings {
         max_connections: u32,
         settings: &[(&str, &str)],
     ) -> Result<PgPool> {
+        // Every statement is planned for the tables as they are when it runs. With PostgreSQL's
+        // default, a prepared statement (sqlx prepares every query it runs) switches to a cached
+        // generic plan after five runs, and our tables start empty: a lookup by key planned as a
+        // scan of a one-page table stayed a scan at 10,000 rows, and at 500 documents/s the
+        // translator's queries took seconds each. Our statements are few per batch, so planning
+        // each one costs little.
         let options = self
             .options()?
-            .options([("search_path", schema)])
+            .options([("search_path", schema), ("plan_cache_mode", "force_custom_plan")])
             .options(settings.iter().copied())
             .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2));
         PgPoolOptions::new()

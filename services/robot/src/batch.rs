@@ -30,6 +30,44 @@ pub enum Sink<'a> {
     Discard,
 }
 
+/// Where a batch learns which messages were processed already, and which keys are parked.
+#[derive(Debug, Clone, Copy)]
+pub enum Dedupe<'a> {
+    /// The bookkeeping tables, read and written in the batch transaction: live robots, which
+    /// may share a group with other instances and restart at any moment.
+    Stored,
+    /// Memory, for a rebuild into a fresh schema that nothing else writes to. The processed ids
+    /// still go to the table (the swapped-in schema's robots need them), with `COPY` and before
+    /// the table has its key: looking 5,000 ids up in an index and inserting them into it, per
+    /// batch, was a fifth of a rebuild's time. See [`store::key_processed`].
+    Memory(&'a RebuildLedger),
+}
+
+/// What a rebuild has done so far: the event ids it applied (about 40 bytes each) and the keys
+/// it parked.
+#[derive(Debug, Default)]
+pub struct RebuildLedger(std::sync::Mutex<(HashSet<Uuid>, HashSet<String>)>);
+
+impl RebuildLedger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashSet<Uuid>, HashSet<String>)> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn seen(&self, ids: &[Uuid], keys: &[String]) -> (HashSet<Uuid>, HashSet<String>) {
+        let ledger = self.lock();
+        (
+            ids.iter().filter(|id| ledger.0.contains(id)).copied().collect(),
+            keys.iter().filter(|key| ledger.1.contains(*key)).cloned().collect(),
+        )
+    }
+
+    fn record(&self, ids: &[Uuid], parked: impl IntoIterator<Item = String>) {
+        let mut ledger = self.lock();
+        ledger.0.extend(ids.iter().copied());
+        ledger.1.extend(parked);
+    }
+}
+
 /// A batch could not be finished; `Transient` ones are retried as they are after a pause.
 #[derive(Debug)]
 pub enum BatchError {
@@ -66,6 +104,7 @@ pub struct Step<'a, H: Handler> {
     pub topic: &'a TopicName,
     pub max_attempts: u32,
     pub sink: Sink<'a>,
+    pub dedupe: Dedupe<'a>,
 }
 
 const WAITING: &str = "waiting behind an earlier parked message with the same key";
@@ -110,7 +149,10 @@ impl<H: Handler> Step<'_, H> {
         let ids: Vec<Option<Uuid>> = batch.iter().map(|m| self.handler.dedupe_id(m)).collect();
         let known: Vec<Uuid> = ids.iter().flatten().copied().collect();
         let keys: Vec<String> = batch.iter().filter_map(|m| m.key.clone()).collect();
-        let (done, mut parked_keys) = store::seen(&mut tx, &schema, self.group, &known, &keys).await?;
+        let (done, mut parked_keys) = match self.dedupe {
+            Dedupe::Stored => store::seen(&mut tx, &schema, self.group, &known, &keys).await?,
+            Dedupe::Memory(ledger) => ledger.seen(&known, &keys),
+        };
         let mut seen = HashSet::new();
         let mut fresh = Vec::new();
         let mut fresh_ids = Vec::new();
@@ -196,14 +238,25 @@ impl<H: Handler> Step<'_, H> {
             publish(producer, &topics.events_topic, &facts).await?;
             dead_letter(producer, &topics.deadletter_topic, self.group, self.topic, &dead_letters).await?;
         }
-        store::record(&mut tx, &schema, self.group, self.topic.as_str(), &applied_ids, &next_offsets(batch))
-            .await?;
+        let next = next_offsets(batch);
+        match self.dedupe {
+            Dedupe::Stored => {
+                store::record(&mut tx, &schema, self.group, self.topic.as_str(), &applied_ids, &next).await?
+            }
+            Dedupe::Memory(_) => {
+                store::copy_processed(&mut tx, &schema, self.group, &applied_ids).await?;
+                store::record(&mut tx, &schema, self.group, self.topic.as_str(), &[], &next).await?;
+            }
+        }
         let parked = if to_park.is_empty() {
             None
         } else {
             Some(store::open_parked_count(&mut tx, &schema, self.group).await?)
         };
         tx.commit().await?;
+        if let Dedupe::Memory(ledger) = self.dedupe {
+            ledger.record(&applied_ids, to_park.iter().filter_map(|(message, _, _)| message.key.clone()));
+        }
         Ok(Attempt::Done(parked))
     }
 }

@@ -19,7 +19,7 @@ mod schema;
 mod settings;
 pub mod store;
 
-pub use batch::{BatchError, Sink, Step, next_offsets};
+pub use batch::{BatchError, Dedupe, RebuildLedger, Sink, Step, next_offsets};
 pub use error::{Error, HandlerError, Result};
 pub use handler::{Fact, Handler, Incoming};
 pub use metrics::RobotMetrics;

@@ -18,7 +18,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Handler, Incoming, Result, RobotMetrics, RobotSettings,
+    Dedupe, Handler, Incoming, Result, RobotMetrics, RobotSettings,
     batch::{BatchError, Sink, Step},
     metrics::{GroupLabels, PartitionLabels},
     ownership::Ownership,
@@ -184,6 +184,7 @@ impl<H: Handler> Robot<H> {
                     topic: &self.topic,
                     max_attempts: self.ctx.settings.max_attempts,
                     sink: Sink::Publish { producer: &self.ctx.producer, topics: &self.ctx.topics },
+                    dedupe: Dedupe::Stored,
                 };
                 match step.process(&batch).await {
                     Ok(parked) => {

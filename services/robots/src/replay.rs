@@ -10,7 +10,7 @@ use std::{collections::HashMap, time::Duration};
 
 use anyhow::Context;
 use owp_platform::{db::DatabaseSettings, kafka::KafkaSettings, topics::Topics};
-use owp_robot::{Incoming, SchemaName, Sink, Step, store};
+use owp_robot::{Dedupe, Incoming, RebuildLedger, SchemaName, Sink, Step, store};
 use rdkafka::{
     Message, Offset, TopicPartitionList,
     consumer::{Consumer, StreamConsumer},
@@ -92,8 +92,11 @@ pub async fn replay(
 
     // 1. Everything on the log now, without holding anything up.
     let high = high_watermarks(kafka, topics).await?;
+    let ledger = RebuildLedger::default();
     let mut events =
-        rebuild_until(kafka, topics, &pool, &scratch, &group, &high, options.batch, progress).await?;
+        rebuild_until(kafka, topics, &pool, &scratch, &group, &high, options.batch, &ledger, progress)
+            .await?;
+    store::key_processed(&pool, &scratch).await?;
 
     // 2. Pause the live projector between batches and catch up to exactly where it stands.
     let mut lock = admin.begin().await?;
@@ -107,8 +110,18 @@ pub async fn replay(
         let live = stored_offsets(&mut lock, PROJECTION_SCHEMA, &group, topics).await?;
         let target: HashMap<i32, i64> =
             live.iter().map(|(p, o)| (*p, (*o).max(high.get(p).copied().unwrap_or_default()))).collect();
-        events +=
-            rebuild_until(kafka, topics, &pool, &scratch, &group, &target, options.batch, &|_, _| {}).await?;
+        events += rebuild_until(
+            kafka,
+            topics,
+            &pool,
+            &scratch,
+            &group,
+            &target,
+            options.batch,
+            &ledger,
+            &|_, _| {},
+        )
+        .await?;
     }
 
     let mut report = ReplayReport { events, elapsed: started.elapsed(), checks: Vec::new() };
@@ -150,6 +163,8 @@ pub async fn fresh_schema(
     let pool = database.pool_with(schema.as_str(), 4, &[("synchronous_commit", "off")]).await?;
     MIGRATOR.run(&pool).await.context("cannot create the projection tables")?;
     store::ensure(&pool, schema).await?;
+    // Keyed again by `store::key_processed` once the bulk of the log is in.
+    store::unkey_processed(&pool, schema).await?;
     // A rebuild's rows are not changes for the translator (it rebuilds its collections from the
     // swapped-in schema afterwards), so change capture stays off until the swap.
     set_capture(&pool, false).await?;
@@ -232,7 +247,10 @@ fn reader(kafka: &KafkaSettings) -> anyhow::Result<StreamConsumer> {
 }
 
 /// Applies events from where `schema` stands up to `target` (exclusive) per partition, in
-/// batches, with the projector's code and the framework's bookkeeping. Returns events read.
+/// batches, with the projector's code and the framework's bookkeeping. `ledger` holds the
+/// event ids this rebuild applied so far and the keys it parked, so that duplicates on the log
+/// are skipped, and messages wait behind a parked one, as with the live robots. Returns events
+/// read.
 #[allow(clippy::too_many_arguments)]
 pub async fn rebuild_until(
     kafka: &KafkaSettings,
@@ -242,6 +260,7 @@ pub async fn rebuild_until(
     group: &str,
     target: &HashMap<i32, i64>,
     batch_size: usize,
+    ledger: &RebuildLedger,
     progress: Progress<'_>,
 ) -> anyhow::Result<u64> {
     let topic = &topics.events_topic;
@@ -270,7 +289,15 @@ pub async fn rebuild_until(
 
     // Without a lock: a rebuild schema has no live writer; the swap takes the lock itself.
     let handler = Projector::without_lock(schema.clone());
-    let step = Step { handler: &handler, pool, group, topic, max_attempts: 3, sink: Sink::Discard };
+    let step = Step {
+        handler: &handler,
+        pool,
+        group,
+        topic,
+        max_attempts: 3,
+        sink: Sink::Discard,
+        dedupe: Dedupe::Memory(ledger),
+    };
     let mut done = 0u64;
     while let Some(batch) = incoming.recv().await {
         done += batch.len() as u64;
