@@ -27,25 +27,25 @@ fn view(collection: &CollectionName) -> String {
 }
 
 /// The indexes of a published version: `field = value` filters (containment) and `q` (words).
-/// The indexes of a collection version. A GIN index takes writes into a pending list that the
-/// write which finds it full merges into the index. With PostgreSQL's 4 MB list, that write
-/// waited 150 ms (batches of 37 documents, as the translator writes at 500 documents/s); without
-/// the list, every batch took 6 ms on average instead of 2.4; a 64 kB list gave 3 ms on average
-/// and 13 ms at most.
 fn index_statements(target: &Target) -> [String; 2] {
     let name = format!("{}__v{}", target.collection, target.version);
     let table = table(target);
     [
         format!(
-            "CREATE INDEX IF NOT EXISTS \"{name}_doc\" ON {table} USING gin (doc jsonb_path_ops) \
-             WITH (fastupdate = on, gin_pending_list_limit = 64)"
+            "CREATE INDEX IF NOT EXISTS \"{name}_doc\" ON {table} USING gin (doc jsonb_path_ops) {GIN_OPTIONS}"
         ),
         format!(
             "CREATE INDEX IF NOT EXISTS \"{name}_words\" ON {table} \
-             USING gin (jsonb_to_tsvector('simple', doc, '[\"string\"]')) WITH (fastupdate = on, gin_pending_list_limit = 64)"
+             USING gin (jsonb_to_tsvector('simple', doc, '[\"string\"]')) {GIN_OPTIONS}"
         ),
     ]
 }
+
+/// A GIN index takes writes into a pending list that the write which finds it full merges into
+/// the index. With PostgreSQL's 4 MB list, that write waited 150 ms (batches of 37 documents, as
+/// the translator writes at 500 documents/s); without the list, every batch took 6 ms on average
+/// instead of 2.4; a 64 kB list gave 3 ms on average and 13 ms at most.
+const GIN_OPTIONS: &str = "WITH (fastupdate = on, gin_pending_list_limit = 64)";
 
 /// "relation does not exist": the collection has no published view.
 fn undefined_table(err: &sqlx::Error) -> bool {
