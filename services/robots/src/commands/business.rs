@@ -9,7 +9,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{Decide, DecideContext, Decision};
-use crate::sessions;
+use crate::sessions::Sessions;
 
 #[derive(Debug, Default)]
 pub struct Business;
@@ -22,11 +22,9 @@ impl Decide for Business {
         conn: &mut PgConnection,
         command: &Command,
         context: &DecideContext,
+        sessions: &Sessions,
     ) -> Result<Decision, HandlerError> {
-        let Some(owner) =
-            sessions::live_user(conn, command.session_id, command.received_at, context.session_idle_timeout)
-                .await?
-        else {
+        let Some(owner) = context.live_user(sessions, command) else {
             return Ok(Decision::rejected(kind::BUSINESS_REJECTED, "could not find a valid session"));
         };
         let name = command.body.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();

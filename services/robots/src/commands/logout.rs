@@ -8,7 +8,7 @@ use owp_robot::HandlerError;
 use sqlx::PgConnection;
 
 use super::{Decide, DecideContext, Decision};
-use crate::sessions;
+use crate::sessions::Sessions;
 
 #[derive(Debug, Default)]
 pub struct Logout;
@@ -18,15 +18,12 @@ impl Decide for Logout {
 
     async fn decide(
         &self,
-        conn: &mut PgConnection,
+        _conn: &mut PgConnection,
         command: &Command,
         context: &DecideContext,
+        sessions: &Sessions,
     ) -> Result<Decision, HandlerError> {
-        match (
-            command.session_id,
-            sessions::live_user(conn, command.session_id, command.received_at, context.session_idle_timeout)
-                .await?,
-        ) {
+        match (command.session_id, context.live_user(sessions, command)) {
             (Some(session), Some(_)) => Ok(Decision::new(
                 kind::SESSION_ENDED,
                 facts::SessionEnded { session_id: *session.as_uuid(), reason: "logout".into() },

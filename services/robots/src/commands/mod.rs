@@ -26,6 +26,8 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::sessions::Sessions;
+
 /// A decision: the outcome kind and its body.
 #[derive(Debug)]
 pub struct Decision {
@@ -52,6 +54,7 @@ pub trait Decide: Send + Sync + 'static {
         conn: &mut PgConnection,
         command: &Command,
         context: &DecideContext,
+        sessions: &Sessions,
     ) -> impl std::future::Future<Output = Result<Decision, HandlerError>> + Send;
 }
 
@@ -59,6 +62,13 @@ pub trait Decide: Send + Sync + 'static {
 #[derive(Debug, Clone, Default)]
 pub struct DecideContext {
     pub session_idle_timeout: Option<Duration>,
+}
+
+impl DecideContext {
+    /// The user of the command's session, if it was live when the command was received.
+    pub fn live_user(&self, sessions: &Sessions, command: &Command) -> Option<Uuid> {
+        sessions.live_user(command.session_id, command.received_at, self.session_idle_timeout)
+    }
 }
 
 /// The [`Handler`] of the command robot.
@@ -78,12 +88,17 @@ impl CommandRobot {
     /// The decision of the item type's [`Decide`]. A type without one (a write point newer than
     /// these robots, say) is refused, so the command is parked and dead-lettered and its sender
     /// told, rather than left without an outcome; it can be retried once the robots know the type.
-    async fn decide(&self, conn: &mut PgConnection, command: &Command) -> Result<Decision, HandlerError> {
+    async fn decide(
+        &self,
+        conn: &mut PgConnection,
+        command: &Command,
+        sessions: &Sessions,
+    ) -> Result<Decision, HandlerError> {
         let context = &self.context;
         match command.item_type.as_str() {
-            Business::ITEM_TYPE => Business.decide(conn, command, context).await,
-            Profile::ITEM_TYPE => Profile.decide(conn, command, context).await,
-            Logout::ITEM_TYPE => Logout.decide(conn, command, context).await,
+            Business::ITEM_TYPE => Business.decide(conn, command, context, sessions).await,
+            Profile::ITEM_TYPE => Profile.decide(conn, command, context, sessions).await,
+            Logout::ITEM_TYPE => Logout.decide(conn, command, context, sessions).await,
             other => Err(HandlerError::Rejected(format!("no robot decides item type {other:?}"))),
         }
     }
@@ -113,17 +128,24 @@ impl Handler for CommandRobot {
     }
 
     async fn apply(&self, tx: &mut PgConnection, messages: &[&Incoming]) -> Result<Vec<Fact>, HandlerError> {
+        let commands = messages
+            .iter()
+            .map(|message| {
+                Command::from_json(&message.payload)
+                    .map_err(|err| HandlerError::Rejected(format!("undecodable command: {err}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let named: Vec<Uuid> = commands.iter().filter_map(|c| c.session_id.map(|s| *s.as_uuid())).collect();
+        let sessions = Sessions::load(tx, &named).await?;
         let mut facts = Vec::new();
-        for message in messages {
-            let command = Command::from_json(&message.payload)
-                .map_err(|err| HandlerError::Rejected(format!("undecodable command: {err}")))?;
-            let decision = self.decide(tx, &command).await?;
+        for (message, command) in messages.iter().zip(&commands) {
+            let decision = self.decide(tx, command, &sessions).await?;
             let span =
                 tracing::debug_span!("decided", document_id = %command.document_id, kind = decision.kind);
             let _entered = span.enter();
             facts.push(Fact {
-                key: key_of(message, &command),
-                event: Event::outcome_of(&command, decision.kind, decision.body),
+                key: key_of(message, command),
+                event: Event::outcome_of(command, decision.kind, decision.body),
             });
         }
         Ok(facts)

@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Decide, DecideContext, Decision};
-use crate::sessions;
+use crate::sessions::Sessions;
 
 #[derive(Debug, Default)]
 pub struct Profile;
@@ -27,10 +27,9 @@ impl Decide for Profile {
         conn: &mut PgConnection,
         command: &Command,
         context: &DecideContext,
+        sessions: &Sessions,
     ) -> Result<Decision, HandlerError> {
-        let user =
-            sessions::live_user(conn, command.session_id, command.received_at, context.session_idle_timeout)
-                .await?;
+        let user = context.live_user(sessions, command);
         let named = text(command, "profile_id").and_then(|id| Uuid::parse_str(&id).ok());
         let change = |profile_id| facts::ProfileChanged {
             profile_id,
