@@ -118,14 +118,18 @@ impl Engine {
         self.reconcile(Arc::new(plan)).await?;
 
         let mut backoff = Duration::from_millis(100);
+        // Operators' rebuild requests are looked for when one is announced (NOTIFY with the
+        // payload `rebuild`) and on every poll, not on every batch of changes.
+        let mut requests = true;
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
-            let outcome = self.step().await;
+            let outcome = self.step(std::mem::take(&mut requests)).await;
             match outcome {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err(err) => {
+                    requests = true;
                     self.status.error(&err);
                     if err.is_transient() {
                         tracing::warn!(error = %err, ?backoff, "translator step failed; retrying");
@@ -142,12 +146,16 @@ impl Engine {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                notification = listener.try_recv() => {
-                    if let Err(err) = notification {
+                notification = listener.try_recv() => match notification {
+                    Ok(Some(notification)) => requests = notification.payload() == state::REBUILD_REQUESTED,
+                    Ok(None) => requests = true,
+                    Err(err) => {
                         tracing::warn!(error = %err, "LISTEN connection lost; polling until it is back");
+                        requests = true;
                     }
-                }
+                },
                 _ = tokio::time::sleep(self.settings.poll) => {
+                    requests = true;
                     self.check_config().await;
                 }
             }
@@ -162,10 +170,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Everything that is due: finished rebuilds, requested rebuilds, the outbox.
-    async fn step(&mut self) -> Result<()> {
+    /// Everything that is due: finished rebuilds, requested rebuilds (when `requests`), the
+    /// outbox.
+    async fn step(&mut self, requests: bool) -> Result<()> {
         self.finish_rebuilds().await?;
-        self.serve_requests().await?;
+        if requests {
+            self.serve_requests().await?;
+        }
         while self.batch().await? >= self.settings.batch as usize {}
         Ok(())
     }

@@ -14,7 +14,7 @@ use crate::{
     Error,
     config::Config,
     plan::Plan,
-    state::{self, LEADER_LOCK, WAKE_CHANNEL},
+    state::{self, LEADER_LOCK, REBUILD_REQUESTED, WAKE_CHANNEL},
 };
 
 /// Checks `file` against the database; the plan on success.
@@ -76,7 +76,7 @@ pub async fn rebuild(
         .bind(&wanted)
         .execute(&pool)
         .await?;
-    sqlx::query("SELECT pg_notify($1, 'rebuild')").bind(WAKE_CHANNEL).execute(&pool).await?;
+    sqlx::query("SELECT pg_notify($1, $2)").bind(WAKE_CHANNEL).bind(REBUILD_REQUESTED).execute(&pool).await?;
     progress(&format!("asked the translator to rebuild {}", wanted.join(", ")));
 
     let deadline = Instant::now() + timeout;
