@@ -21,9 +21,10 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     let session = flow::session(&stack.auth, &stack.client).await;
     let producer = producer(&names.kafka);
 
+    let documents = flow::documents();
     let mut restarted = false;
-    let sent = flow::send(&producer, &names, &session, 5_000, 250, async |done| {
-        if done >= 2_500 && !restarted {
+    let sent = flow::send(&producer, &names, &session, documents, 500, async |done| {
+        if done >= documents / 2 && !restarted {
             broker.kill().unwrap();
             broker.wait().unwrap();
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -33,7 +34,7 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     })
     .await;
     assert!(restarted);
-    flow::check(&names, &sent, Duration::from_secs(180)).await;
+    flow::check(&names, &sent, Duration::from_secs(600)).await;
     stack.stop().await;
     broker.kill().unwrap();
     broker.wait().unwrap();

@@ -38,8 +38,7 @@ async fn wait_for_progress(pool: &sqlx::PgPool, before: i64) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn robots_killed_with_sigkill_ten_times_lose_and_double_nothing() {
     let _serial = crate::SERIAL.lock().await;
-    let documents: usize =
-        std::env::var("OWP_CRASH_DOCUMENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000);
+    let documents = flow::documents();
     let (dir, port) = broker::place();
     let mut broker = broker::start_broker(&dir, port, "sqlite://tansu.db");
     let names =

@@ -25,6 +25,12 @@ impl Sent {
     }
 }
 
+/// How many documents each disruption test sends while it disrupts: 50,000, or
+/// `OWP_DISRUPTION_DOCUMENTS`.
+pub fn documents() -> usize {
+    std::env::var("OWP_DISRUPTION_DOCUMENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000)
+}
+
 /// Produces `count` commands in chunks (8 of 10 businesses with the live session, 1 with a
 /// bogus session, 1 profile), exactly as the write point would, calling `between` after each
 /// chunk so the test can disrupt things while documents flow.
