@@ -10,9 +10,6 @@
 #                        https://api.<zone>, staging https://staging.<zone>
 #   OWP_WRITEPOINT_URL, OWP_AUTH_URL, OWP_READPOINT_URL
 #                        per service (default OWP_API_URL, else 127.0.0.1:8080, :8082, :8081)
-#   OWP_SMOKE_OUTCOME_FROM=database   read the outcome from PostgreSQL (owp.messages through
-#                        OWP_DATABASE_URL) instead of the read point: for a local build that
-#                        has no read point yet; never in Jenkins
 set -euo pipefail
 # shellcheck source=jenkins/steps/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,7 +23,6 @@ fi
 writepoint="${OWP_WRITEPOINT_URL:-${OWP_API_URL:-http://127.0.0.1:8080}}"
 auth="${OWP_AUTH_URL:-${OWP_API_URL:-http://127.0.0.1:8082}}"
 readpoint="${OWP_READPOINT_URL:-${OWP_API_URL:-http://127.0.0.1:8081}}"
-outcome_from="${OWP_SMOKE_OUTCOME_FROM:-readpoint}"
 
 # post URL JSON: the response body; fails (printing it) unless the status is 2xx.
 post() {
@@ -54,26 +50,15 @@ document_id="$(uuid)"
 say "POST a business, document $document_id ($writepoint)"
 post "$writepoint/v1/documents" "{\"item_type\":\"business\",\"document_id\":\"$document_id\",\"session_id\":\"$session_id\",\"name\":\"Smoke Test Vegetables\"}"
 
-if [ "$outcome_from" = database ]; then
-  need OWP_DATABASE_URL
-  say "the outcome from PostgreSQL (owp.messages): this build has no read point"
-  deadline=$((SECONDS + 30))
-  until status="$(psql "$OWP_DATABASE_URL" -Atc "SELECT status FROM owp.messages WHERE document_id = '$document_id'" 2>/dev/null)" &&
-    [ -n "$status" ]; do
-    ((SECONDS < deadline)) || die "no outcome for $document_id within 30 s"
-    sleep 0.2
-  done
-else
-  say "the outcome from the read point ($readpoint)"
-  # The read point waits (bounded) for the outcome; a few rounds cover a slow first start.
-  deadline=$((SECONDS + 30))
-  status=pending
-  while [ "$status" = pending ] && ((SECONDS < deadline)); do
-    body="$(curl -fsS --max-time 15 "$readpoint/v1/documents/$document_id?session_id=$session_id&wait=5s")" ||
-      die "GET $readpoint/v1/documents/$document_id failed"
-    status="$(field status <<<"$body")"
-  done
-  echo "$body"
-fi
+say "the outcome from the read point ($readpoint)"
+# The read point waits (bounded) for the outcome; a few rounds cover a slow first start.
+deadline=$((SECONDS + 30))
+status=pending
+while [ "$status" = pending ] && ((SECONDS < deadline)); do
+  body="$(curl -fsS --max-time 15 "$readpoint/v1/documents/$document_id?session_id=$session_id&wait=5s")" ||
+    die "GET $readpoint/v1/documents/$document_id failed"
+  status="$(field status <<<"$body")"
+done
+echo "$body"
 [ "$status" = accepted ] || die "document $document_id is $status, not accepted"
 say "smoke test passed: document $document_id accepted"
