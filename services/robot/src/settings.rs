@@ -12,8 +12,10 @@ pub struct RobotSettings {
     /// Most messages handled in one transaction.
     #[arg(long, env = "OWP_ROBOT_BATCH_MAX", default_value_t = 500)]
     pub batch_max_messages: usize,
-    /// Longest a batch waits to fill before it is handled.
-    #[arg(long, env = "OWP_ROBOT_BATCH_WAIT", default_value = "5ms", value_parser = duration::parse)]
+    /// Longest a batch waits to fill before it is handled. A fetch's messages arrive together,
+    /// and the next fetch is at least the fetch wait away, so waiting longer than it takes to
+    /// drain one answer mostly adds latency (5 ms here cost 8 ms of p50 from POST to outcome).
+    #[arg(long, env = "OWP_ROBOT_BATCH_WAIT", default_value = "1ms", value_parser = duration::parse)]
     pub batch_max_wait: Duration,
     /// Attempts at one failing message before it is parked.
     #[arg(long, env = "OWP_ROBOT_MAX_ATTEMPTS", default_value_t = 3)]
@@ -33,7 +35,7 @@ impl Default for RobotSettings {
         Self {
             group_prefix: "owp.robot.".into(),
             batch_max_messages: 500,
-            batch_max_wait: Duration::from_millis(5),
+            batch_max_wait: Duration::from_millis(1),
             max_attempts: 3,
             max_backoff: Duration::from_secs(5),
             fetch_max_wait: Duration::from_millis(10),

@@ -30,8 +30,8 @@ pub struct ReplayBenchArgs {
     /// Facts to replay.
     #[arg(long, default_value_t = 200_000)]
     pub events: usize,
-    /// Partitions of the benchmark topic.
-    #[arg(long, default_value_t = 3)]
+    /// Partitions of the benchmark topic: as many as `owp topics` gives the events topic.
+    #[arg(long, env = "OWP_EVENTS_PARTITIONS", default_value_t = 3)]
     pub partitions: i32,
     /// Events per transaction.
     #[arg(long, default_value_t = 5000)]

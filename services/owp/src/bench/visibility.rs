@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 use owp_platform::{
     db::DatabaseSettings,
-    kafka::{self, KafkaSettings, TopicSpec},
+    kafka::{self, KafkaSettings},
     topics::Topics,
 };
 use owp_readstore::ReadStoreSettings;
@@ -37,6 +37,10 @@ pub struct VisibilityArgs {
     /// The translator configuration to run.
     #[arg(long, default_value = "translator.toml")]
     pub translator_config: std::path::PathBuf,
+    /// The benchmark's topics are laid out as `owp topics` and `owp up` lay them out, from the
+    /// same settings (the local stack's scripts give each topic one partition).
+    #[command(flatten)]
+    pub topics: crate::topics::TopicSettings,
 }
 
 /// The robot settings, read from the environment only.
@@ -54,17 +58,16 @@ pub async fn run(
     let run_id = Uuid::new_v4().simple().to_string();
     let prefix = format!("owp.bench.{}", &run_id[..12]);
     let topics = Topics::prefixed(&prefix)?;
-    let specs: Vec<TopicSpec> = [&topics.commands_topic, &topics.events_topic, &topics.deadletter_topic]
-        .into_iter()
-        .map(|t| TopicSpec::new(t.clone(), 3))
-        .collect();
-    kafka::ensure_topics(kafka_settings, &specs).await?;
+    kafka::ensure_topics(kafka_settings, &args.topics.specs(&topics)).await?;
     let database = super::sibling_database(database, &format!("owp_bench_{}", &run_id[..12]));
     println!(
-        "owp bench visibility: {} documents/s for {}, idempotent write point {}, topics {prefix}.*, database {}",
+        "owp bench visibility: {} documents/s for {}, idempotent write point {}, topics {prefix}.* \
+         ({} command and {} event partitions), database {}",
         args.rate,
         humantime::format_duration(args.duration),
         args.idempotent,
+        args.topics.commands_partitions,
+        args.topics.events_partitions,
         database.redacted()
     );
 
