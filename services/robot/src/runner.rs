@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     Dedupe, Handler, Incoming, Result, RobotMetrics, RobotSettings,
     batch::{BatchError, Sink, Step},
+    handoff::{Handoff, Sequencer, Subscription},
     metrics::{GroupLabels, PartitionLabels},
     ownership::Ownership,
     store,
@@ -41,6 +42,9 @@ pub struct RobotContext {
     pub producer: FutureProducer,
     pub settings: RobotSettings,
     pub metrics: RobotMetrics,
+    /// What this process's robots publish, offered to the one that reads it (see
+    /// [`crate::handoff`]).
+    pub handoff: Handoff,
 }
 
 impl std::fmt::Debug for RobotContext {
@@ -75,6 +79,13 @@ impl ClientContext for RobotClientContext {
 
 impl ConsumerContext for RobotClientContext {}
 
+/// A message from one of a robot's two sources.
+enum Received {
+    Fetched(Incoming),
+    Handed(Incoming),
+    Nothing,
+}
+
 /// One running robot.
 pub struct Robot<H: Handler> {
     ctx: RobotContext,
@@ -84,8 +95,10 @@ pub struct Robot<H: Handler> {
     consumer: StreamConsumer<RobotClientContext>,
     ownership: Ownership,
     partitions: Vec<i32>,
-    /// Next offset to accept per owned partition.
-    expected: HashMap<i32, i64>,
+    /// What this process's other robots publish on our topic, taken without a fetch.
+    handoff: Subscription,
+    /// The next offset to accept per owned partition, from the fetch or the handoff.
+    sequencer: Sequencer,
     /// Partitions whose position moved since the last commit to Kafka, and when the next is due.
     uncommitted: HashMap<i32, i64>,
     next_kafka_commit: Instant,
@@ -114,6 +127,7 @@ impl<H: Handler> Robot<H> {
             .set("fetch.wait.max.ms", ctx.settings.fetch_max_wait.as_millis().max(1).to_string())
             .create_with_context(RobotClientContext { group: group.clone(), lag: ctx.metrics.lag.clone() })?;
         let ownership = Ownership::new(ctx.pool.clone(), group.clone());
+        let handoff = ctx.handoff.subscribe(topic.clone());
         Ok(Self {
             ctx,
             handler,
@@ -122,7 +136,8 @@ impl<H: Handler> Robot<H> {
             consumer,
             ownership,
             partitions: Vec::new(),
-            expected: HashMap::new(),
+            handoff,
+            sequencer: Sequencer::default(),
             uncommitted: HashMap::new(),
             next_kafka_commit: Instant::now(),
         })
@@ -183,7 +198,11 @@ impl<H: Handler> Robot<H> {
                     group: &self.group,
                     topic: &self.topic,
                     max_attempts: self.ctx.settings.max_attempts,
-                    sink: Sink::Publish { producer: &self.ctx.producer, topics: &self.ctx.topics },
+                    sink: Sink::Publish {
+                        producer: &self.ctx.producer,
+                        topics: &self.ctx.topics,
+                        handoff: &self.ctx.handoff,
+                    },
                     dedupe: Dedupe::Stored,
                 };
                 match step.process(&batch).await {
@@ -244,14 +263,15 @@ impl<H: Handler> Robot<H> {
             }
         };
         let mut assignment = TopicPartitionList::new();
-        self.expected.clear();
+        let mut positions = HashMap::new();
         for partition in &owned {
             let next = stored.get(partition).copied();
             let offset = next.map_or(Offset::Beginning, Offset::Offset);
             if assignment.add_partition_offset(self.topic.as_str(), *partition, offset).is_ok() {
-                self.expected.insert(*partition, next.unwrap_or(0));
+                positions.insert(*partition, next.unwrap_or(0));
             }
         }
+        self.sequencer.reset(&positions);
         match self.consumer.assign(&assignment) {
             Ok(()) => tracing::info!(group = %self.group, partitions = ?owned, "partitions taken"),
             Err(err) => {
@@ -261,51 +281,79 @@ impl<H: Handler> Robot<H> {
         }
     }
 
-    /// Up to `batch_max_messages`, waiting at most `batch_max_wait` once the first has arrived,
-    /// and never past `until` for the first one (ownership is re-checked then). Drops what lies
-    /// below the expected offsets (already stored).
+    /// Up to `batch_max_messages`, from the fetch and the handoff in the log's order, waiting at
+    /// most `batch_max_wait` once the first has arrived, and never past `until` for the first one
+    /// (ownership is re-checked then). Drops what lies below the positions (already taken).
     async fn collect(&mut self, shutdown: &CancellationToken, until: Instant) -> Vec<Incoming> {
-        let mut batch = Vec::new();
         let max = self.ctx.settings.batch_max_messages;
-        let first = tokio::select! {
-            message = tokio::time::timeout_at(until.into(), self.consumer.recv()) => match message {
-                Ok(message) => message,
-                Err(_) => return batch,
-            },
-            () = shutdown.cancelled() => return batch,
-        };
+        let mut batch = self.sequencer.ready(max);
+        // Both sources biased towards the handoff: when a message is there and its fetched
+        // copy too, the handed one is the one taken (they are the same message).
+        while batch.is_empty() {
+            let received = tokio::select! {
+                biased;
+                handed = self.handoff.recv() => Received::Handed(handed),
+                message = tokio::time::timeout_at(until.into(), self.consumer.recv()) => match message {
+                    Ok(message) => self.fetched(message),
+                    Err(_) => return batch,
+                },
+                () = shutdown.cancelled() => return batch,
+            };
+            self.take(received, &mut batch, max);
+        }
         let deadline = tokio::time::Instant::now() + self.ctx.settings.batch_max_wait;
-        let mut next = Some(first);
-        while let Some(received) = next.take() {
-            match received {
-                Ok(message) => {
-                    let fresh =
-                        self.expected.get(&message.partition()).is_some_and(|&e| message.offset() >= e);
-                    if fresh {
-                        batch.push(Incoming {
-                            partition: message.partition(),
-                            offset: message.offset(),
-                            key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                            payload: message.payload().unwrap_or_default().to_vec(),
-                        });
-                    }
-                }
-                // The client reconnects by itself; the error is only worth a line in the log.
-                Err(err) => tracing::warn!(group = %self.group, error = %err, "consumer error"),
-            }
-            if batch.len() >= max {
-                break;
-            }
-            next = tokio::time::timeout_at(deadline, self.consumer.recv()).await.ok();
+        while batch.len() < max {
+            let received = tokio::select! {
+                biased;
+                handed = self.handoff.recv() => Received::Handed(handed),
+                message = tokio::time::timeout_at(deadline, self.consumer.recv()) => match message {
+                    Ok(message) => self.fetched(message),
+                    Err(_) => break,
+                },
+            };
+            self.take(received, &mut batch, max);
         }
         batch
+    }
+
+    fn fetched(
+        &self,
+        message: rdkafka::error::KafkaResult<rdkafka::message::BorrowedMessage<'_>>,
+    ) -> Received {
+        match message {
+            Ok(message) => Received::Fetched(Incoming {
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                payload: message.payload().unwrap_or_default().to_vec(),
+            }),
+            // The client reconnects by itself; the error is only worth a line in the log.
+            Err(err) => {
+                tracing::warn!(group = %self.group, error = %err, "consumer error");
+                Received::Nothing
+            }
+        }
+    }
+
+    fn take(&mut self, received: Received, batch: &mut Vec<Incoming>, max: usize) {
+        let room = max.saturating_sub(batch.len()).max(1);
+        let taken = match received {
+            Received::Fetched(message) => self.sequencer.fetched(message, room),
+            Received::Handed(message) => self.sequencer.handed(message, room),
+            Received::Nothing => Vec::new(),
+        };
+        batch.extend(taken);
+        let handed = self.sequencer.handed_taken();
+        if handed > 0 {
+            let labels = GroupLabels { group: self.group.clone() };
+            self.ctx.metrics.handed.get_or_create(&labels).inc_by(handed);
+        }
     }
 
     /// Remembers where each partition stands and tells Kafka too, at most once per
     /// [`KAFKA_COMMIT_INTERVAL`] (a convenience only).
     fn after_commit(&mut self, batch: &[Incoming]) {
         for (partition, next) in crate::batch::next_offsets(batch) {
-            self.expected.insert(partition, next);
             self.uncommitted.insert(partition, next);
         }
         if Instant::now() >= self.next_kafka_commit {

@@ -96,6 +96,8 @@ impl Robots {
             producer,
             settings: settings.robot.clone(),
             metrics,
+            // The command robot's facts go straight to the projector of this process too.
+            handoff: owp_robot::Handoff::default(),
         };
         let decide = DecideContext { session_idle_timeout: settings.session_idle_timeout };
         Ok(Self { ctx, decide, listener, router })

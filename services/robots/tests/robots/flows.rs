@@ -31,6 +31,11 @@ async fn signup_login_then_a_business_is_created_with_a_message() {
         .await
         .unwrap();
     assert!(hash.starts_with("$argon2") && !hash.contains("vegetables"), "{hash}");
+    // The outcome fact reached the projector from the command robot of the same process, not
+    // from a fetch (auth's facts, from another writer, came through the fetch).
+    let group = format!("{}projector", stack.names.group_prefix());
+    let handed = stack.robots_counter(&format!("robot_handed_messages_total{{group=\"{group}\"}}")).await;
+    assert!(handed >= 1.0, "the projector took {handed} facts from the handoff");
     stack.stop().await;
 }
 

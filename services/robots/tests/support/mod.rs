@@ -95,6 +95,8 @@ pub struct Stack {
     pub names: Names,
     pub auth: String,
     pub writepoint: String,
+    /// The in-process robots' health and metrics, when the stack runs them.
+    pub robots: Option<String>,
     pub client: reqwest::Client,
     pub pool: PgPool,
     pub shutdown: CancellationToken,
@@ -112,10 +114,12 @@ impl Stack {
         let mut tasks = JoinSet::new();
         // The schema must exist before auth starts; the robots (or the child) create it.
         owp_robots::app::prepare_database(&names.database).await.unwrap();
+        let mut robots_url = None;
         if robots {
             let robots = Robots::build(&names.kafka, &names.topics, &names.database, names.robots_settings())
                 .await
                 .unwrap();
+            robots_url = Some(format!("http://{}", robots.local_addr()));
             let stop = shutdown.clone();
             tasks.spawn(async move { robots.run(stop).await });
         }
@@ -141,6 +145,7 @@ impl Stack {
             names,
             auth: auth_url,
             writepoint: writepoint_url,
+            robots: robots_url,
             client: reqwest::Client::new(),
             pool,
             shutdown,
@@ -168,6 +173,13 @@ impl Stack {
         while let Some(joined) = self.tasks.join_next().await {
             joined.unwrap().unwrap();
         }
+    }
+
+    /// One counter of the in-process robots' /metrics (0 when it has no sample yet).
+    pub async fn robots_counter(&self, series: &str) -> f64 {
+        let url = format!("{}/metrics", self.robots.as_deref().expect("the stack runs the robots"));
+        let text = self.client.get(url).send().await.unwrap().text().await.unwrap();
+        text.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok()).unwrap_or(0.0)
     }
 
     pub async fn auth_post(&self, path: &str, body: Value) -> reqwest::Response {
