@@ -47,8 +47,10 @@ fn a_config_file_entry_reaches_the_service() {
     writeln!(file, "kafka-brokers = \"{brokers}\"").unwrap();
     writeln!(file, "writepoint-addr = \"127.0.0.1:{port}\"").unwrap();
     writeln!(file, "commands-topic = \"{topic}\"").unwrap();
+    // Only the write point: the whole stack would also start a translator, which finds no
+    // translator.toml in the test's directory and stops `owp up`, racing the readiness check.
     let mut owp = Command::new(env!("CARGO_BIN_EXE_owp"))
-        .args(["up", "--config", file.path().to_str().unwrap()])
+        .args(["up", "--services", "writepoint", "--config", file.path().to_str().unwrap()])
         .env_remove("OWP_KAFKA_BROKERS")
         .env_remove("OWP_WRITEPOINT_ADDR")
         .env_remove("OWP_COMMANDS_TOPIC")
