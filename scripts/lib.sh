@@ -11,7 +11,7 @@ OWP_KAFKA_PORT="${OWP_KAFKA_PORT:-9092}"
 export OWP_KAFKA_BROKERS="${OWP_KAFKA_BROKERS:-127.0.0.1:$OWP_KAFKA_PORT}"
 # The commands topic gets one partition on one machine: the command robot is its only reader,
 # and the local broker's work for every fetch grows with each partition it serves (idle robots on
-# three partitions of each topic kept it at 0.42 of a core, 0.33 with one for the commands). The events topic keeps three: a rebuild reads the whole of it,
+# three partitions of each topic kept it at 0.30 of a core, 0.21 with one for the commands). The events topic keeps three: a rebuild reads the whole of it,
 # and tansu reads three short partitions faster than one long one. See README, "Known limits of
 # the local broker"; production keeps the CLI's default of 3 for both.
 export OWP_COMMANDS_PARTITIONS="${OWP_COMMANDS_PARTITIONS:-1}"

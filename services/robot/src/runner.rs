@@ -115,6 +115,12 @@ impl<H: Handler> Robot<H> {
         store::ensure(&ctx.pool, handler.schema()).await?;
         let group = format!("{}{}", ctx.settings.group_prefix, handler.name());
         let topic = handler.topic(&ctx.topics).clone();
+        // The facts this process publishes reach their reader through the handoff.
+        let fetch_wait = if topic == ctx.topics.events_topic {
+            ctx.settings.handed_fetch_wait
+        } else {
+            ctx.settings.fetch_max_wait
+        };
         // The group id names the committed offsets (for lag tools); partitions are assigned by
         // hand, never through group membership.
         let consumer: StreamConsumer<RobotClientContext> = ctx
@@ -124,7 +130,7 @@ impl<H: Handler> Robot<H> {
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .set("statistics.interval.ms", "5000")
-            .set("fetch.wait.max.ms", ctx.settings.fetch_max_wait.as_millis().max(1).to_string())
+            .set("fetch.wait.max.ms", fetch_wait.as_millis().max(1).to_string())
             .create_with_context(RobotClientContext { group: group.clone(), lag: ctx.metrics.lag.clone() })?;
         let ownership = Ownership::new(ctx.pool.clone(), group.clone());
         let handoff = ctx.handoff.subscribe(topic.clone());
