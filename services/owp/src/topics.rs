@@ -50,7 +50,8 @@ pub async fn run(kafka_settings: &KafkaSettings, names: &Topics, args: &TopicsAr
     let created = kafka::ensure_topics(kafka_settings, &specs).await?;
     for spec in &specs {
         let state = if created.contains(&spec.name) { "created" } else { "exists" };
-        println!("{:<24} {:>3} partitions  {state}", spec.name, spec.partitions);
+        let noun = if spec.partitions == 1 { "partition " } else { "partitions" };
+        println!("{:<24} {:>3} {noun}  {state}", spec.name, spec.partitions);
     }
     Ok(())
 }
