@@ -11,9 +11,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
-use owp_platform::http::{
-    Problem, body,
-    openapi::{Internal, Invalid, JsonBodyRefusals, Unavailable},
+use owp_platform::{
+    handoff::{Acked, Handoff},
+    http::{
+        Problem, body,
+        openapi::{Internal, Invalid, JsonBodyRefusals, Unavailable},
+    },
 };
 use owp_protocol::{
     DocumentId, Event, EventId, MessageKey, SessionId, TopicName, Violation,
@@ -36,6 +39,8 @@ pub struct AppState {
     pub producer: FutureProducer,
     pub events_topic: TopicName,
     pub settings: Settings,
+    /// Readers in this process (the projector of `owp up`) take the facts from here too.
+    pub handoff: Option<Handoff>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -318,10 +323,19 @@ async fn append(
     };
     let payload = event.to_json();
     let record = FutureRecord::to(state.events_topic.as_str()).key(key.as_str()).payload(&payload);
-    state.producer.send(record, Duration::from_secs(5)).await.map_err(|(err, _)| {
+    let delivered = state.producer.send(record, Duration::from_secs(5)).await.map_err(|(err, _)| {
         tracing::warn!(error = %err, "cannot append to the events topic");
         Problem::unavailable("the log did not acknowledge the request in time", Duration::from_secs(1))
     })?;
+    if let Some(handoff) = &state.handoff {
+        handoff.offer(Acked {
+            topic: state.events_topic.clone(),
+            partition: delivered.partition,
+            offset: delivered.offset,
+            key: Some(key.as_str().to_owned()),
+            payload,
+        });
+    }
     Ok(event.event_id)
 }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod duration;
 mod error;
+pub mod handoff;
 pub mod http;
 pub mod kafka;
 pub mod shutdown;

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::{
     Error, Handler, HandlerError, Incoming,
     handler::Fact,
-    handoff::{Handoff, Published},
+    handoff::{Acked, Handoff},
     store,
 };
 
@@ -282,14 +282,12 @@ async fn publish(
             let record = FutureRecord::to(topic.as_str()).key(fact.key.as_str()).payload(&payload);
             let delivered =
                 producer.send(record, Duration::from_secs(10)).await.map_err(|(err, _)| Error::Kafka(err))?;
-            handoff.offer(Published {
+            handoff.offer(Acked {
                 topic: topic.clone(),
-                message: Incoming {
-                    partition: delivered.partition,
-                    offset: delivered.offset,
-                    key: Some(fact.key.as_str().to_owned()),
-                    payload,
-                },
+                partition: delivered.partition,
+                offset: delivered.offset,
+                key: Some(fact.key.as_str().to_owned()),
+                payload,
             });
             Ok(())
         }

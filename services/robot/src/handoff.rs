@@ -1,80 +1,25 @@
-//! Facts a robot published, handed straight to the robot of the same process that reads their
-//! topic, so that it need not wait for the broker to serve them back.
+//! Records handed over in process (see [`owp_platform::handoff`]) put into the log's order.
 //!
-//! The robots of one process form a pipeline (the command robot publishes facts, the projector
-//! applies them). Read back from the log, every fact waits for the projector's next fetch, and a
-//! broker that holds each fetch for its full wait (tansu does) makes that a whole hop of latency.
-//! So once the broker has acknowledged a fact, the publisher also offers it here, with the
-//! partition and offset the broker gave it, and the reader takes it as if it had fetched it.
-//!
-//! The log stays the only order: a reader accepts a handed message only when its offset is the
-//! very next one it expects on that partition (a fact another writer put just before it, such as
-//! auth's, has to come through the fetch first), keeps the ones that arrive early, and drops the
-//! fetched copies of what it already took. Nothing here is needed for correctness: a message the
-//! channel loses, or that the reader has no room for, simply arrives through the fetch.
+//! A reader accepts a handed record only when its offset is the very next one it expects on that
+//! partition (a record another process put just before it has to come through the fetch first),
+//! keeps the ones that arrive early, and drops the fetched copies of what it already took.
 
 use std::collections::{BTreeMap, HashMap};
 
-use owp_protocol::TopicName;
-use tokio::sync::broadcast;
+pub use owp_platform::handoff::{Acked, Handoff, Subscription};
 
 use crate::Incoming;
 
-/// Messages a reader can fall behind by before the channel drops the oldest for it.
-const CHANNEL: usize = 4096;
 /// Early messages kept per partition; more wait for the fetch.
 const EARLY: usize = 10_000;
 
-/// A message the broker acknowledged: where it is, and what it says.
-#[derive(Debug, Clone)]
-pub struct Published {
-    pub topic: TopicName,
-    pub message: Incoming,
-}
-
-/// The process's handoff: publishers offer, readers subscribe.
-#[derive(Debug, Clone)]
-pub struct Handoff {
-    sender: broadcast::Sender<std::sync::Arc<Published>>,
-}
-
-impl Default for Handoff {
-    fn default() -> Self {
-        Self { sender: broadcast::channel(CHANNEL).0 }
-    }
-}
-
-impl Handoff {
-    /// Offers an acknowledged message to the readers of its topic; never waits.
-    pub fn offer(&self, published: Published) {
-        // No reader (or none right now) is fine: the fetch brings it.
-        let _ = self.sender.send(std::sync::Arc::new(published));
-    }
-
-    pub fn subscribe(&self, topic: TopicName) -> Subscription {
-        Subscription { topic, receiver: self.sender.subscribe() }
-    }
-}
-
-/// One reader's side of the handoff, for one topic.
-#[derive(Debug)]
-pub struct Subscription {
-    topic: TopicName,
-    receiver: broadcast::Receiver<std::sync::Arc<Published>>,
-}
-
-impl Subscription {
-    /// The next message handed over for this topic. Waits forever when nothing comes (a
-    /// process whose robots publish nothing on the topic), so it is always raced with the fetch.
-    pub async fn recv(&mut self) -> Incoming {
-        loop {
-            match self.receiver.recv().await {
-                Ok(published) if published.topic == self.topic => return published.message.clone(),
-                Ok(_) => {}
-                // What was dropped comes through the fetch.
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
-            }
+impl From<&Acked> for Incoming {
+    fn from(acked: &Acked) -> Self {
+        Self {
+            partition: acked.partition,
+            offset: acked.offset,
+            key: acked.key.clone(),
+            payload: acked.payload.clone(),
         }
     }
 }
@@ -237,17 +182,5 @@ mod tests {
         s.handed(at(0, 11), 100);
         s.reset(&HashMap::from([(0, 10)]));
         assert_eq!(offsets(&s.fetched(at(0, 10), 100)), [10], "11 was forgotten with the assignment");
-    }
-
-    #[tokio::test]
-    async fn a_subscription_sees_only_its_topic() {
-        let handoff = Handoff::default();
-        let events = TopicName::events();
-        let other = TopicName::deadletter();
-        let mut subscription = handoff.subscribe(events.clone());
-        handoff.offer(Published { topic: other, message: at(0, 1) });
-        handoff.offer(Published { topic: events, message: at(0, 2) });
-        let received = tokio::time::timeout(std::time::Duration::from_secs(1), subscription.recv()).await;
-        assert_eq!(received.expect("a message for the topic").offset, 2);
     }
 }

@@ -42,8 +42,8 @@ pub struct RobotContext {
     pub producer: FutureProducer,
     pub settings: RobotSettings,
     pub metrics: RobotMetrics,
-    /// What this process's robots publish, offered to the one that reads it (see
-    /// [`crate::handoff`]).
+    /// What this process's writers append, offered to the robot that reads it (see
+    /// [`owp_platform::handoff`]).
     pub handoff: Handoff,
 }
 
@@ -115,8 +115,9 @@ impl<H: Handler> Robot<H> {
         store::ensure(&ctx.pool, handler.schema()).await?;
         let group = format!("{}{}", ctx.settings.group_prefix, handler.name());
         let topic = handler.topic(&ctx.topics).clone();
-        // The facts this process publishes reach their reader through the handoff.
-        let fetch_wait = if topic == ctx.topics.events_topic {
+        // What a writer of this process appends reaches us through the handoff; only other
+        // processes' records wait for the fetch.
+        let fetch_wait = if ctx.handoff.is_written_here(&topic) {
             ctx.settings.handed_fetch_wait
         } else {
             ctx.settings.fetch_max_wait
@@ -298,7 +299,7 @@ impl<H: Handler> Robot<H> {
         while batch.is_empty() {
             let received = tokio::select! {
                 biased;
-                handed = self.handoff.recv() => Received::Handed(handed),
+                handed = self.handoff.recv() => Received::Handed(Incoming::from(&*handed)),
                 message = tokio::time::timeout_at(until.into(), self.consumer.recv()) => match message {
                     Ok(message) => self.fetched(message),
                     Err(_) => return batch,
@@ -311,7 +312,7 @@ impl<H: Handler> Robot<H> {
         while batch.len() < max {
             let received = tokio::select! {
                 biased;
-                handed = self.handoff.recv() => Received::Handed(handed),
+                handed = self.handoff.recv() => Received::Handed(Incoming::from(&*handed)),
                 message = tokio::time::timeout_at(deadline, self.consumer.recv()) => match message {
                     Ok(message) => self.fetched(message),
                     Err(_) => break,

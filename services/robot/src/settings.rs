@@ -28,9 +28,11 @@ pub struct RobotSettings {
     /// on the way from a POST to its outcome); lower means more fetches while idle.
     #[arg(long, env = "OWP_ROBOT_FETCH_WAIT", default_value = "10ms", value_parser = duration::parse)]
     pub fetch_max_wait: Duration,
-    /// The fetch wait of a robot that reads the topic this process's robots publish their facts
-    /// to (the projector): most of its messages come through the handoff, and only other
-    /// writers' (auth's) wait for its fetch, so it can poll the broker less often.
+    /// The fetch wait of a robot whose topic a writer of this process hands over (see
+    /// owp_platform::handoff): the projector, whose facts the command robot (and, in `owp up`,
+    /// auth) publish, and in `owp up` the command robot, whose commands the write point appends.
+    /// Most of its messages come through the handoff and only other processes' wait for its
+    /// fetch, so it can poll the broker less often.
     #[arg(long, env = "OWP_ROBOT_HANDED_FETCH_WAIT", default_value = "30ms", value_parser = duration::parse)]
     pub handed_fetch_wait: Duration,
 }

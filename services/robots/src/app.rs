@@ -10,7 +10,7 @@ use owp_platform::{
     kafka::{self, KafkaSettings, ProducerTuning},
     topics::Topics,
 };
-use owp_robot::{Robot, RobotContext, RobotMetrics, SchemaName};
+use owp_robot::{Handoff, Robot, RobotContext, RobotMetrics, SchemaName};
 use sqlx::PgPool;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -61,6 +61,18 @@ impl Robots {
         database: &DatabaseSettings,
         settings: RobotsSettings,
     ) -> anyhow::Result<Self> {
+        Self::build_with_handoff(kafka_settings, topics, database, settings, Handoff::default()).await
+    }
+
+    /// With the handoff of a process whose other services (the write point, auth) hand over
+    /// what they append, so that the robots take it without a fetch.
+    pub async fn build_with_handoff(
+        kafka_settings: &KafkaSettings,
+        topics: &Topics,
+        database: &DatabaseSettings,
+        settings: RobotsSettings,
+        handoff: Handoff,
+    ) -> anyhow::Result<Self> {
         let pool = prepare_database(database).await?;
         // Not idempotent: every fact carries a deterministic event id and is deduplicated by the
         // projector, and tansu 0.6 can panic on the idempotence state of a producer whose
@@ -89,6 +101,8 @@ impl Robots {
         };
         let router = Health::new(ready, Arc::new(registry)).routes().fallback(http::not_found);
         let listener = http::bind(settings.addr).await?;
+        // The command robot's facts go straight to the projector of this process.
+        handoff.written_here(&topics.events_topic);
         let ctx = RobotContext {
             kafka: kafka_settings.clone(),
             topics: topics.clone(),
@@ -96,8 +110,7 @@ impl Robots {
             producer,
             settings: settings.robot.clone(),
             metrics,
-            // The command robot's facts go straight to the projector of this process too.
-            handoff: owp_robot::Handoff::default(),
+            handoff,
         };
         let decide = DecideContext { session_idle_timeout: settings.session_idle_timeout };
         Ok(Self { ctx, decide, listener, router })

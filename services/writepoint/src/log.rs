@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use owp_platform::handoff::{Acked, Handoff};
 use owp_protocol::{DocumentId, Submission, TopicName};
 use prometheus_client::metrics::histogram::Histogram;
 use rdkafka::{
@@ -43,6 +44,9 @@ pub struct CommandLog {
     topic: TopicName,
     timeout: Duration,
     latency: Histogram,
+    /// Readers in this process (the command robot of `owp up`) take what is acknowledged from
+    /// here instead of waiting for their next fetch.
+    handoff: Option<Handoff>,
 }
 
 impl std::fmt::Debug for CommandLog {
@@ -53,7 +57,14 @@ impl std::fmt::Debug for CommandLog {
 
 impl CommandLog {
     pub fn new(producer: FutureProducer, topic: TopicName, timeout: Duration, latency: Histogram) -> Self {
-        Self { producer, topic, timeout, latency }
+        Self { producer, topic, timeout, latency, handoff: None }
+    }
+
+    /// Hands every acknowledged command to the readers of this process too.
+    pub fn with_handoff(mut self, handoff: Handoff) -> Self {
+        handoff.written_here(&self.topic);
+        self.handoff = Some(handoff);
+        self
     }
 
     pub fn producer(&self) -> &FutureProducer {
@@ -95,8 +106,17 @@ impl CommandLog {
                 offset: delivered.offset,
             }),
         };
-        if result.is_ok() {
+        if let Ok(receipt) = &result {
             self.latency.observe(start.elapsed().as_secs_f64());
+            if let Some(handoff) = &self.handoff {
+                handoff.offer(Acked {
+                    topic: self.topic.clone(),
+                    partition: receipt.partition,
+                    offset: receipt.offset,
+                    key: Some(submission.key.as_str().to_owned()),
+                    payload,
+                });
+            }
         }
         result
     }

@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 use owp_platform::{
     db::DatabaseSettings,
+    handoff::Handoff,
     kafka::{self, KafkaSettings},
     topics::Topics,
 };
@@ -79,17 +80,23 @@ pub async fn run(
     let mut robots =
         owp_robots::RobotsSettings { robot, addr: ([127, 0, 0, 1], 0).into(), ..Default::default() };
     robots.robot.group_prefix = format!("{prefix}.robot.");
-    let robots = owp_robots::Robots::build(kafka_settings, &topics, &database, robots).await?;
+    // As in `owp up`: the write point and auth hand what they append to the robots.
+    let handoff = Handoff::default();
+    handoff.written_here(&topics.commands_topic);
+    let robots =
+        owp_robots::Robots::build_with_handoff(kafka_settings, &topics, &database, robots, handoff.clone())
+            .await?;
     let stop = shutdown.clone();
     services.spawn(async move { robots.run(stop).await });
     let mut auth_settings = owp_auth::Settings::defaults();
     auth_settings.addr = ([127, 0, 0, 1], 0).into();
-    let auth = owp_auth::Application::build(
+    let auth = owp_auth::Application::build_with_handoff(
         kafka_settings,
         &topics,
         &database,
         owp_robots::PROJECTION_SCHEMA,
         auth_settings,
+        Some(handoff.clone()),
     )
     .await?;
     let auth_url = format!("http://{}", auth.local_addr());
@@ -98,7 +105,9 @@ pub async fn run(
     let mut wp_settings = owp_writepoint::Settings::defaults();
     wp_settings.addr = ([127, 0, 0, 1], 0).into();
     wp_settings.producer_idempotent = args.idempotent;
-    let writepoint = owp_writepoint::Application::build(kafka_settings, &topics, wp_settings).await?;
+    let writepoint =
+        owp_writepoint::Application::build_with_handoff(kafka_settings, &topics, wp_settings, Some(handoff))
+            .await?;
     let writepoint_url = format!("http://{}", writepoint.local_addr());
     let stop = shutdown.clone();
     services.spawn(async move { writepoint.run(stop).await.map_err(anyhow::Error::from) });
