@@ -27,7 +27,9 @@ use elasticsearch::{
 };
 use serde_json::{Value, json};
 
-use crate::{CollectionName, DocWrite, Error, ListQuery, Page, ReadStore, Result, StoredDoc, Target};
+use crate::{
+    CollectionName, DocWrite, Error, ListQuery, Page, ReadStore, Result, StoredDoc, Target, VersionWrite,
+};
 
 /// How often one write re-sends items the cluster refused for now.
 const MAX_ATTEMPTS: u32 = 8;
@@ -84,10 +86,11 @@ impl ElasticStore {
         format!("{}-{}", self.prefix, collection)
     }
 
-    /// Sends `body` to `_bulk` and returns the items that failed for now, with the last reason.
-    async fn bulk_once(&self, index: &str, docs: &[&DocWrite]) -> Result<(Vec<usize>, String)> {
+    /// Sends the documents, each to its index, in one `_bulk` request and returns the items that
+    /// failed for now, with the last reason.
+    async fn bulk_once(&self, docs: &[(&str, &DocWrite)]) -> Result<(Vec<usize>, String)> {
         let mut body: Vec<JsonBody<Value>> = Vec::with_capacity(docs.len() * 2);
-        for doc in docs {
+        for (index, doc) in docs {
             let meta = json!({ "_index": index, "_id": doc.key, "version": doc.version, "version_type": "external" });
             match &doc.doc {
                 Some(source) => {
@@ -112,7 +115,7 @@ impl ElasticStore {
         let answer: Value =
             response.json().await.map_err(|e| transport_error("bulk answer unreadable", e))?;
         if !(200..300).contains(&status) {
-            return Err(err(format!("bulk into {index}"), format!("{status}: {answer}"), false));
+            return Err(err("bulk", format!("{status}: {answer}"), false));
         }
         let mut again = Vec::new();
         let mut reason = String::new();
@@ -128,14 +131,14 @@ impl ElasticStore {
                 // Something at least as new is stored already.
                 409 => {}
                 // Deleting what is not there is done.
-                404 if docs[i].doc.is_none() => {}
+                404 if docs[i].1.doc.is_none() => {}
                 s if retryable(s) => {
                     again.push(i);
                     reason = result["error"].to_string();
                 }
                 s => {
                     return Err(err(
-                        format!("document {:?} in {index}", docs[i].key),
+                        format!("document {:?} in {}", docs[i].1.key, docs[i].0),
                         format!("{s}: {}", result["error"]),
                         false,
                     ));
@@ -225,15 +228,19 @@ impl ReadStore for ElasticStore {
         Err(err(format!("cannot create {index}"), format!("{status}: {answer}"), retryable(status.as_u16())))
     }
 
-    async fn write(&self, target: &Target, docs: &[DocWrite]) -> Result<()> {
-        if docs.is_empty() {
+    async fn write_all(&self, writes: &[VersionWrite<'_>]) -> Result<()> {
+        let indices: Vec<String> = writes.iter().map(|w| self.index(w.target)).collect();
+        let mut pending: Vec<(&str, &DocWrite)> = writes
+            .iter()
+            .zip(&indices)
+            .flat_map(|(write, index)| write.docs.iter().map(move |doc| (index.as_str(), doc)))
+            .collect();
+        if pending.is_empty() {
             return Ok(());
         }
-        let index = self.index(target);
-        let mut pending: Vec<&DocWrite> = docs.iter().collect();
         let mut backoff = Duration::from_millis(100);
         for attempt in 1..=MAX_ATTEMPTS {
-            let (again, reason) = match self.bulk_once(&index, &pending).await {
+            let (again, reason) = match self.bulk_once(&pending).await {
                 Ok(result) => result,
                 Err(error) if error.is_transient() && attempt < MAX_ATTEMPTS => {
                     ((0..pending.len()).collect(), error.to_string())
@@ -244,7 +251,6 @@ impl ReadStore for ElasticStore {
                 return Ok(());
             }
             tracing::warn!(
-                index,
                 items = again.len(),
                 attempt,
                 reason,
@@ -257,7 +263,7 @@ impl ReadStore for ElasticStore {
             }
         }
         Err(err(
-            format!("bulk into {index}"),
+            format!("bulk into {}", indices.join(", ")),
             format!("{} items still refused after {MAX_ATTEMPTS} attempts", pending.len()),
             true,
         ))

@@ -62,6 +62,13 @@ pub struct DocWrite {
     pub doc: Option<Value>,
 }
 
+/// Documents to write into one version.
+#[derive(Debug, Clone, Copy)]
+pub struct VersionWrite<'a> {
+    pub target: &'a Target,
+    pub docs: &'a [DocWrite],
+}
+
 /// A document as read back.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StoredDoc {

@@ -4,6 +4,7 @@
 use owp_platform::db::DatabaseSettings;
 use owp_readstore::{
     CollectionName, Cursor, DocWrite, ElasticStore, Error, ListQuery, PgStore, ReadStore, Sort, Target,
+    VersionWrite,
 };
 use serde_json::{Value, json};
 
@@ -48,7 +49,8 @@ contract!(
     unknown_collections_are_reported,
     rebuild_is_swapped_in_atomically,
     listing_filters_searches_sorts_and_pages,
-    bad_listing_requests_are_refused
+    bad_listing_requests_are_refused,
+    one_write_reaches_several_versions
 );
 
 fn collection(name: &str) -> CollectionName {
@@ -208,4 +210,60 @@ async fn bad_listing_requests_are_refused<S: ReadStore>(store: &S) {
     assert!(matches!(store.list(&target.collection, &bad_field).await, Err(Error::Query(_))));
     let zero = ListQuery { limit: 0, ..ListQuery::default() };
     assert!(matches!(store.list(&target.collection, &zero).await, Err(Error::Query(_))));
+}
+
+/// The translator writes a batch into the published version of each collection it touches (and
+/// the one being built beside it) with one call; each version gets its own documents.
+async fn one_write_reaches_several_versions<S: ReadStore>(store: &S) {
+    let first = published_v1(store, "first").await;
+    let second = published_v1(store, "second").await;
+    let building = Target::new(second.collection.clone(), 2);
+    store.create_version(&building).await.unwrap();
+    let a = [put("a", 3, json!({"name": "in first"})), delete("gone", 3)];
+    let b = [put("b", 3, json!({"name": "in second"}))];
+    let writes = [
+        VersionWrite { target: &first, docs: &a },
+        VersionWrite { target: &second, docs: &b },
+        VersionWrite { target: &building, docs: &b },
+        VersionWrite { target: &building, docs: &[] },
+    ];
+    store.write_all(&writes).await.unwrap();
+    let name = |doc: Option<owp_readstore::StoredDoc>| doc.map(|d| d.doc["name"].clone());
+    assert_eq!(name(store.get(&first.collection, "a").await.unwrap()), Some(json!("in first")));
+    assert_eq!(name(store.get(&first.collection, "b").await.unwrap()), None);
+    assert_eq!(name(store.get(&second.collection, "b").await.unwrap()), Some(json!("in second")));
+    store.publish(&building).await.unwrap();
+    assert_eq!(name(store.get(&second.collection, "b").await.unwrap()), Some(json!("in second")));
+    // Nothing to write is no request at all, and no error.
+    store.write_all(&[]).await.unwrap();
+}
+
+/// A read store written by the version before the search words had a column of their own keeps
+/// working with this one: its tables and views are brought up to date on first use, writes go
+/// on, and what is written from then on is found by `q` (the translator rebuilds every
+/// collection after such an upgrade, see `owp_readstore::LAYOUT`).
+#[tokio::test]
+async fn postgres_tables_of_the_earlier_layout_are_brought_up_to_date() {
+    let store = postgres().await;
+    let c = collection("legacy");
+    for statement in [
+        "CREATE SCHEMA owp_read".to_owned(),
+        "CREATE TABLE owp_read.published (collection text PRIMARY KEY, version integer NOT NULL)".to_owned(),
+        format!(
+            "CREATE TABLE owp_read.\"{c}__v1\" (key text PRIMARY KEY, doc jsonb, version bigint NOT NULL)"
+        ),
+        format!(
+            "CREATE VIEW owp_read.\"{c}\" AS SELECT key, doc, version FROM owp_read.\"{c}__v1\" WHERE doc IS NOT NULL"
+        ),
+        format!("INSERT INTO owp_read.published VALUES ('{c}', 1)"),
+        format!("INSERT INTO owp_read.\"{c}__v1\" VALUES ('old', '{{\"name\": \"Old Mill\"}}', 1)"),
+    ] {
+        sqlx::query(&statement).execute(store.pool()).await.unwrap();
+    }
+    let target = Target::new(c.clone(), 1);
+    store.write(&target, &[put("new", 2, json!({"name": "New Mill"}))]).await.unwrap();
+    let search = |text: &str| ListQuery { text: Some(text.into()), ..ListQuery::default() };
+    let found = store.list(&c, &search("mill")).await.unwrap();
+    assert_eq!(found.items.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(), vec!["new"]);
+    assert_eq!(store.get(&c, "old").await.unwrap().map(|d| d.doc["name"].clone()), Some(json!("Old Mill")));
 }

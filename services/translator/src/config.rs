@@ -133,9 +133,11 @@ impl Config {
     }
 
     /// A fingerprint of one collection's entries: a change means the collection is rebuilt.
+    /// A collection's fingerprint: its entries, and the stores' layout (a new layout makes
+    /// every collection rebuild once).
     pub fn collection_hash(entries: &[Entry]) -> String {
-        let canonical =
-            serde_json::to_vec(&entries.iter().map(|e| &e.config).collect::<Vec<_>>()).unwrap_or_default();
+        let configs: Vec<_> = entries.iter().map(|e| &e.config).collect();
+        let canonical = serde_json::to_vec(&(owp_readstore::LAYOUT, configs)).unwrap_or_default();
         hash(&canonical)
     }
 }

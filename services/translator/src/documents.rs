@@ -15,12 +15,61 @@ pub async fn build(
     plan: &CollectionPlan,
     keys: &[String],
 ) -> Result<Vec<(String, Option<Value>)>> {
+    let mut built = build_many(conn, &[(plan, keys)]).await?;
+    Ok(built.pop().unwrap_or_default())
+}
+
+/// The documents of several collections at once, each for its own keys: every entry of every
+/// collection in one statement (one round trip however many entries there are). For each
+/// request, its documents in the order of its keys.
+pub async fn build_many(
+    conn: &mut PgConnection,
+    requests: &[(&CollectionPlan, &[String])],
+) -> Result<Vec<Vec<(String, Option<Value>)>>> {
+    // Request i, entry j: `SELECT i, j, key, row` from the entry's rows for request i's keys,
+    // which are the n-th parameter (requests without keys have none).
+    let mut parts = Vec::new();
+    let mut n = 0;
+    for (i, (plan, keys)) in requests.iter().enumerate() {
+        if keys.is_empty() {
+            continue;
+        }
+        n += 1;
+        for (j, entry) in plan.entries.iter().enumerate() {
+            parts.push(format!("SELECT {i}::int4, {j}::int4, r.* FROM ({}) AS r", entry.rows_sql_at(n)));
+        }
+    }
+    let mut rows_by: Vec<Vec<Vec<(String, Value)>>> =
+        requests.iter().map(|(plan, _)| vec![Vec::new(); plan.entries.len()]).collect();
+    if !parts.is_empty() {
+        let statement = parts.join(" UNION ALL ");
+        let mut query = sqlx::query_as::<_, (i32, i32, String, Value)>(&statement);
+        for (_, keys) in requests.iter().filter(|(_, keys)| !keys.is_empty()) {
+            query = query.bind(*keys);
+        }
+        let rows = query.fetch_all(&mut *conn).await.map_err(|source| {
+            let names: Vec<&str> = requests.iter().map(|(plan, _)| plan.name.as_str()).collect();
+            Error::Database { context: format!("the documents of {}", names.join(", ")), source }
+        })?;
+        for (i, j, key, row) in rows {
+            if let Some(entry_rows) =
+                rows_by.get_mut(i as usize).and_then(|entries| entries.get_mut(j as usize))
+            {
+                entry_rows.push((key, row));
+            }
+        }
+    }
+    Ok(requests.iter().zip(rows_by).map(|((plan, keys), rows)| merge(plan, keys, rows)).collect())
+}
+
+/// Merges each entry's rows, in the entries' order, into one document per key.
+fn merge(
+    plan: &CollectionPlan,
+    keys: &[String],
+    rows_by_entry: Vec<Vec<(String, Value)>>,
+) -> Vec<(String, Option<Value>)> {
     let mut docs: HashMap<String, Map<String, Value>> = HashMap::with_capacity(keys.len());
-    for entry in &plan.entries {
-        let rows: Vec<(String, Value)> =
-            sqlx::query_as(&entry.rows_sql).bind(keys).fetch_all(&mut *conn).await.map_err(|source| {
-                Error::Database { context: format!("{} {}", plan.name, entry.label), source }
-            })?;
+    for (entry, rows) in plan.entries.iter().zip(rows_by_entry) {
         let mut by_key: HashMap<String, Vec<Value>> = HashMap::new();
         for (key, row) in rows {
             by_key.entry(key).or_default().push(row);
@@ -39,5 +88,5 @@ pub async fn build(
             }
         }
     }
-    Ok(keys.iter().map(|key| (key.clone(), docs.remove(key.as_str()).map(Value::Object))).collect())
+    keys.iter().map(|key| (key.clone(), docs.remove(key.as_str()).map(Value::Object))).collect()
 }

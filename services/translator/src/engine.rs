@@ -13,12 +13,12 @@
 //! were written, so a failure anywhere means the batch is done again, never skipped.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use owp_readstore::{AnyStore, CollectionName, DocWrite, ReadStore, Target};
+use owp_readstore::{AnyStore, CollectionName, DocWrite, ReadStore, Target, VersionWrite};
 use serde_json::Value;
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::{sync::Mutex, task::JoinHandle};
@@ -352,76 +352,69 @@ impl Engine {
         Ok(())
     }
 
-    /// One batch from the outbox; returns how many rows it took.
+    /// One batch from the outbox; returns how many rows it took. A handful of round trips
+    /// however many collections and entries it touches: take the rows (and a version), find
+    /// the affected keys of every collection in one statement, build their documents in one,
+    /// write them in one request, wake the readers in one.
     async fn batch(&mut self) -> Result<usize> {
         let Some(plan) = self.plan.clone() else { return Ok(0) };
         let started = Instant::now();
         let mut tx = self.pool.begin().await.map_err(Error::db("cannot begin a batch"))?;
-        let rows: Vec<(String, Value)> = sqlx::query_as(
-            "DELETE FROM translator_outbox WHERE id IN (SELECT id FROM translator_outbox ORDER BY id LIMIT $1) \
-             RETURNING table_name, row_image",
+        // From taking the version to reading the rows, under the ordering lock a rebuild takes
+        // its snapshot under (see rebuild): the version is taken with the rows, so the lock comes
+        // first.
+        let order = self.order.clone();
+        let order = order.lock().await;
+        let rows: Vec<(String, Value, i64)> = sqlx::query_as(
+            "WITH taken AS (DELETE FROM translator_outbox \
+                            WHERE id IN (SELECT id FROM translator_outbox ORDER BY id LIMIT $1) \
+                            RETURNING table_name, row_image) \
+             SELECT table_name, row_image, (SELECT nextval('owp_translator.versions')) FROM taken",
         )
         .bind(self.settings.batch)
         .fetch_all(&mut *tx)
         .await
         .map_err(Error::db("cannot take changes from the outbox"))?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
+        let Some(version) = rows.first().map(|(_, _, version)| *version) else { return Ok(0) };
         let taken = rows.len();
-        let mut by_table: HashMap<String, Vec<Value>> = HashMap::new();
-        for (table, image) in rows {
+        let mut by_table: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for (table, image, _) in rows {
             by_table.entry(table).or_default().push(image);
         }
-        let by_table: HashMap<String, Value> =
-            by_table.into_iter().map(|(t, images)| (t, Value::Array(images))).collect();
 
-        let mut writes: Vec<(CollectionName, Vec<DocWrite>)> = Vec::new();
-        {
-            let _order = self.order.lock().await;
-            let version: i64 = sqlx::query_scalar("SELECT nextval('owp_translator.versions')")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(Error::db("cannot take a version"))?;
-            for collection in plan.collections.values() {
-                let mut keys: BTreeSet<String> = BTreeSet::new();
-                for entry in &collection.entries {
-                    for (table, images) in &by_table {
-                        let Some(sql) = entry.delta_sql.get(table) else { continue };
-                        let affected: Vec<String> =
-                            sqlx::query_scalar(sql).bind(images).fetch_all(&mut *tx).await.map_err(
-                                Error::db(format!(
-                                    "{}: {}: keys affected by {table}",
-                                    collection.name, entry.label
-                                )),
-                            )?;
-                        keys.extend(affected);
-                    }
-                }
-                if keys.is_empty() {
-                    continue;
-                }
-                let keys: Vec<String> = keys.into_iter().collect();
-                let docs = documents::build(&mut tx, collection, &keys).await?;
-                let docs = docs.into_iter().map(|(key, doc)| DocWrite { key, version, doc }).collect();
-                writes.push((collection.name.clone(), docs));
-            }
+        let collections: Vec<&CollectionPlan> = plan.collections.values().collect();
+        let keys = affected_keys(&mut tx, &collections, &by_table).await?;
+        let requests: Vec<(&CollectionPlan, &[String])> = collections
+            .iter()
+            .zip(&keys)
+            .filter(|(_, keys)| !keys.is_empty())
+            .map(|(collection, keys)| (*collection, keys.as_slice()))
+            .collect();
+        let built = documents::build_many(&mut tx, &requests).await?;
+        drop(order);
+
+        let mut docs_by_collection: Vec<(CollectionName, Vec<DocWrite>)> = Vec::new();
+        for ((collection, _), docs) in requests.iter().zip(built) {
+            let docs = docs.into_iter().map(|(key, doc)| DocWrite { key, version, doc }).collect();
+            docs_by_collection.push((collection.name.clone(), docs));
         }
-        for (name, docs) in &writes {
+        let mut writes = Vec::new();
+        let mut payloads = Vec::new();
+        for (name, docs) in &docs_by_collection {
             let targets =
                 self.published.get(name).into_iter().chain(self.building.get(name).map(|b| &b.target));
-            for target in targets {
-                self.store.write(target, docs).await?;
-            }
+            writes.extend(targets.map(|target| VersionWrite { target, docs }));
             self.metrics.written(name.as_str(), docs.len() as u64);
-            for payload in notify_payloads(name, docs) {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(READ_CHANNEL)
-                    .bind(payload)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Error::db("cannot notify readers"))?;
-            }
+            payloads.extend(notify_payloads(name, docs));
+        }
+        self.store.write_all(&writes).await?;
+        if !payloads.is_empty() {
+            sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+                .bind(READ_CHANNEL)
+                .bind(&payloads)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("cannot notify readers"))?;
         }
         tx.commit().await.map_err(Error::db("cannot commit a batch"))?;
         self.metrics.batch(taken as u64, started.elapsed());
@@ -466,6 +459,54 @@ fn notify_payloads(collection: &CollectionName, docs: &[DocWrite]) -> Vec<String
         payloads.push(current);
     }
     payloads
+}
+
+/// For each collection, the keys whose documents the changed rows affect: every entry's query
+/// with each changed table it reads replaced by just the changed rows (see plan), all in one
+/// statement whose parameters are the changed rows of each table.
+async fn affected_keys(
+    tx: &mut sqlx::PgConnection,
+    collections: &[&CollectionPlan],
+    by_table: &BTreeMap<String, Vec<Value>>,
+) -> Result<Vec<Vec<String>>> {
+    // Only tables some entry reads become parameters: PostgreSQL refuses a statement with a
+    // parameter it never uses (it cannot tell its type).
+    let read: Vec<&String> = by_table
+        .keys()
+        .filter(|table| collections.iter().any(|c| c.entries.iter().any(|e| e.sources.contains(*table))))
+        .collect();
+    let mut parts = Vec::new();
+    for (i, collection) in collections.iter().enumerate() {
+        for entry in &collection.entries {
+            for (t, table) in read.iter().enumerate() {
+                if let Some(sql) = entry.delta_sql_at(table, t + 1) {
+                    parts.push(format!("SELECT {i}::int4, d.key FROM ({sql}) AS d(key)"));
+                }
+            }
+        }
+    }
+    let mut keys = vec![Vec::new(); collections.len()];
+    if parts.is_empty() {
+        return Ok(keys);
+    }
+    let statement = parts.join(" UNION ");
+    let mut query = sqlx::query_as::<_, (i32, String)>(&statement);
+    for table in &read {
+        query = query.bind(Value::Array(by_table[*table].clone()));
+    }
+    let affected = query.fetch_all(&mut *tx).await.map_err(|source| {
+        let tables: Vec<&str> = read.iter().map(|t| t.as_str()).collect();
+        Error::Database { context: format!("keys affected by changes to {}", tables.join(", ")), source }
+    })?;
+    for (i, key) in affected {
+        if let Some(collection_keys) = keys.get_mut(i as usize) {
+            collection_keys.push(key);
+        }
+    }
+    for collection_keys in &mut keys {
+        collection_keys.sort_unstable();
+    }
+    Ok(keys)
 }
 
 #[cfg(test)]

@@ -41,6 +41,36 @@ pub struct EntryPlan {
     pub keys_sql: String,
     /// Per source table; `$1`: a JSON array of that table's rows. Returns affected keys as text.
     pub delta_sql: BTreeMap<String, String>,
+    /// The entry's query as configured, and the SQL type of its key column.
+    sql: String,
+    key_type: String,
+}
+
+impl EntryPlan {
+    /// [`EntryPlan::rows_sql`] with its keys in parameter `$n`, to be one part of a statement
+    /// that reads several entries at once.
+    pub fn rows_sql_at(&self, n: usize) -> String {
+        rows_sql(&self.sql, &self.key, &self.key_type, n)
+    }
+
+    /// [`EntryPlan::delta_sql`] of `table` with the changed rows in parameter `$n`; `None` when
+    /// the entry does not read `table`.
+    pub fn delta_sql_at(&self, table: &str, n: usize) -> Option<String> {
+        self.sources.contains(table).then(|| delta_sql(&self.sql, &self.key, table, n))
+    }
+}
+
+fn rows_sql(sql: &str, key: &str, key_type: &str, n: usize) -> String {
+    let k = quote(key);
+    format!("SELECT e.{k}::text, to_jsonb(e) FROM ({sql}) AS e WHERE e.{k} = ANY(${n}::text[]::{key_type}[])")
+}
+
+fn delta_sql(sql: &str, key: &str, table: &str, n: usize) -> String {
+    let (k, t) = (quote(key), quote(table));
+    format!(
+        "WITH {t} AS (SELECT * FROM jsonb_populate_recordset(NULL::{t}, ${n}::jsonb)) \
+         SELECT DISTINCT e.{k}::text FROM ({sql}) AS e WHERE e.{k} IS NOT NULL"
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -152,22 +182,11 @@ async fn plan_entry(
     }
 
     let k = quote(key);
-    let rows_sql = format!(
-        "SELECT e.{k}::text, to_jsonb(e) FROM ({sql}) AS e WHERE e.{k} = ANY($1::text[]::{key_type}[])"
-    );
+    let rows = rows_sql(sql, key, &key_type, 1);
     let keys_sql = format!("SELECT DISTINCT e.{k}::text FROM ({sql}) AS e WHERE e.{k} IS NOT NULL");
-    let mut delta_sql = BTreeMap::new();
-    for table in &sources {
-        let t = quote(table);
-        delta_sql.insert(
-            table.clone(),
-            format!(
-                "WITH {t} AS (SELECT * FROM jsonb_populate_recordset(NULL::{t}, $1::jsonb)) \
-                 SELECT DISTINCT e.{k}::text FROM ({sql}) AS e WHERE e.{k} IS NOT NULL"
-            ),
-        );
-    }
-    for derived in [&rows_sql, &keys_sql].into_iter().chain(delta_sql.values()) {
+    let delta: BTreeMap<String, String> =
+        sources.iter().map(|table| (table.clone(), delta_sql(sql, key, table, 1))).collect();
+    for derived in [&rows, &keys_sql].into_iter().chain(delta.values()) {
         conn.describe(derived).await.map_err(|err| {
             fail(format!("the query cannot be used by key ({}): {}", key_type, db_reason(err)))
         })?;
@@ -179,8 +198,10 @@ async fn plan_entry(
         array_field: entry.config.array_field.clone().unwrap_or(default_array),
         always_array: entry.config.array_field.is_some(),
         sources,
-        rows_sql,
+        rows_sql: rows,
         keys_sql,
-        delta_sql,
+        delta_sql: delta,
+        sql: sql.to_owned(),
+        key_type,
     })
 }

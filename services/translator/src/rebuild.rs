@@ -54,17 +54,26 @@ pub async fn rebuild(
     keys.dedup();
     let total = keys.len() as u64;
     let mut done = 0u64;
+    // Reading a chunk overlaps writing the one before it (the snapshot's connection reads, the
+    // store writes through its own), so the rebuild takes as long as the slower of the two.
+    let (mut previous, mut previous_keys): (Vec<DocWrite>, u64) = (Vec::new(), 0);
     for chunk in keys.chunks(chunk.max(1)) {
-        let docs = documents::build(&mut tx, plan, chunk).await?;
-        let writes: Vec<DocWrite> = docs
+        let (docs, written) =
+            tokio::join!(documents::build(&mut tx, plan, chunk), store.write(target, &previous));
+        written?;
+        done += previous_keys;
+        previous_keys = chunk.len() as u64;
+        previous = docs?
             .into_iter()
             .filter_map(|(key, doc)| doc.map(|doc| DocWrite { key, version, doc: Some(doc) }))
             .collect();
-        store.write(target, &writes).await?;
-        done += chunk.len() as u64;
         if let Some(progress) = &progress {
             progress(done, total);
         }
+    }
+    store.write(target, &previous).await?;
+    if let Some(progress) = &progress {
+        progress(total, total);
     }
     tx.commit().await.map_err(Error::db(&context))?;
     Ok(total)
