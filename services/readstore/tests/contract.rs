@@ -37,7 +37,11 @@ macro_rules! contract {
             async fn elasticsearch() {
                 match super::elasticsearch() {
                     Some(store) => super::$name(&store).await,
-                    None => eprintln!("not run against Elasticsearch: ELASTICSEARCH_URL is not set"),
+                    // Straight to stderr, past the test harness's capture, so every run says it.
+                    None => {
+                        use std::io::Write as _;
+                        let _ = writeln!(std::io::stderr(), "not run against Elasticsearch: ELASTICSEARCH_URL is not set");
+                    }
                 }
             }
         }

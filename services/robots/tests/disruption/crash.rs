@@ -66,7 +66,10 @@ async fn robots_killed_with_sigkill_ten_times_lose_and_double_nothing() {
     })
     .await;
     assert!(kills >= 10, "only {kills} kills");
-    println!("robots killed {kills} times while {documents} documents flowed (log: {})", log_path.display());
+    crate::report(&format!(
+        "robots killed {kills} times while {documents} documents flowed (log: {})",
+        log_path.display()
+    ));
 
     flow::check(&names, &sent, Duration::from_secs(600)).await;
     robots.kill().unwrap();

@@ -145,11 +145,11 @@ pub async fn check(names: &Names, sent: &Sent, limit: Duration) {
         }
     }
     assert_eq!(outcomes.len(), sent.total());
-    println!(
+    crate::report(&format!(
         "{} documents, {} outcome facts, {copies} redelivered copies (same id, deduplicated)",
         sent.total(),
         outcomes.len()
-    );
+    ));
 
     let options = ReplayOptions { group_prefix: names.group_prefix(), batch: 5000 };
     let report = replay::replay(&names.kafka, &names.topics, &names.database, &options, true, &|_, _| {})

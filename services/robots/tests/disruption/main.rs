@@ -14,3 +14,10 @@ mod postgres_restart;
 
 /// Held by every test of this binary.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A line for the log of the run (CI's included): written to stderr directly, past the test
+/// harness's capture, because these figures matter when the tests pass too.
+pub fn report(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "disruption: {line}");
+}
