@@ -2,6 +2,7 @@
 //! readable: read-your-writes in one call), denormalized documents by key with ETags, filtered
 //! and paged listings, and a session's messages. It reads only the read store.
 
+mod lookups;
 mod openapi;
 mod routes;
 mod settings;
@@ -18,6 +19,7 @@ use owp_readstore::{ReadStore, ReadStoreSettings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use lookups::Lookups;
 pub use openapi::document as openapi_document;
 pub use routes::MESSAGES;
 pub use settings::Settings;
@@ -29,6 +31,8 @@ pub struct Application {
     router: Router,
     pool: sqlx::PgPool,
     waiters: Waiters,
+    /// Stopped when the application stops (the look-up worker).
+    stop: CancellationToken,
 }
 
 impl Application {
@@ -50,15 +54,17 @@ impl Application {
             })
         };
         let waiters = Waiters::default();
+        let stop = CancellationToken::new();
+        let lookups = Lookups::start(store.clone(), &mut registry, stop.clone());
         let listener = http::bind(settings.addr).await?;
-        let state = routes::AppState { store, waiters: waiters.clone(), settings };
+        let state = routes::AppState { store, lookups, waiters: waiters.clone(), settings };
         let router = routes::router(state)
             .merge(Health::new(ready, Arc::new(registry)).routes())
             .merge(http::openapi::routes(&openapi::document()))
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(middleware::from_fn_with_state(http_metrics, http::track_requests));
-        Ok(Self { listener, router, pool, waiters })
+        Ok(Self { listener, router, pool, waiters, stop })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -68,8 +74,10 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "read point listening");
         let listen = tokio::spawn(self.waiters.clone().listen(self.pool.clone(), shutdown.clone()));
-        http::serve(self.listener, self.router, shutdown, Duration::from_secs(10)).await?;
+        let served = http::serve(self.listener, self.router, shutdown, Duration::from_secs(10)).await;
         listen.abort();
+        self.stop.cancel();
+        served?;
         Ok(())
     }
 }

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::{Settings, waiters::Waiters};
+use crate::{Settings, lookups::Lookups, waiters::Waiters};
 
 /// The collection the translator's default configuration fills with each document's outcome.
 pub const MESSAGES: &str = "messages";
@@ -32,6 +32,8 @@ const MAX_LIMIT: u32 = 500;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Arc<AnyStore>,
+    /// Outcome look-ups, coalesced across requests.
+    pub lookups: Lookups,
     pub waiters: Waiters,
     pub settings: Settings,
 }
@@ -224,7 +226,7 @@ pub(crate) async fn document_outcome(
         if let Some(woken) = woken.as_mut().as_pin_mut() {
             woken.enable();
         }
-        let found = match state.store.get(&collection, &key).await {
+        let found = match state.lookups.get(&collection, &key).await {
             Ok(found) => found,
             // Before the translator first publishes its messages, nothing is readable yet.
             Err(owp_readstore::Error::UnknownCollection(_)) => None,

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use elasticsearch::{
-    BulkParts, Elasticsearch, GetParts, SearchParts,
+    BulkParts, Elasticsearch, GetParts, MgetParts, SearchParts,
     auth::Credentials,
     http::{
         Method, StatusCode, Url,
@@ -347,6 +347,34 @@ impl ReadStore for ElasticStore {
             return Err(err(format!("cannot read {collection}/{key}"), status, retryable(status.as_u16())));
         }
         Ok(Self::to_stored(&answer))
+    }
+
+    async fn get_many(&self, collection: &CollectionName, keys: &[String]) -> Result<Vec<StoredDoc>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let alias = self.alias(collection);
+        let response = self
+            .client
+            .mget(MgetParts::Index(&alias))
+            .body(json!({ "ids": keys }))
+            .send()
+            .await
+            .map_err(|e| transport_error("mget failed", e))?;
+        let status = response.status_code();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if status == StatusCode::NOT_FOUND && answer["error"]["type"] == "index_not_found_exception" {
+            return Err(Error::UnknownCollection(collection.to_string()));
+        }
+        if !status.is_success() {
+            return Err(err(
+                format!("cannot read {} documents of {collection}", keys.len()),
+                format!("{status}: {answer}"),
+                retryable(status.as_u16()),
+            ));
+        }
+        let docs = answer["docs"].as_array().map(Vec::as_slice).unwrap_or_default();
+        Ok(docs.iter().filter(|doc| doc["found"] == true).filter_map(Self::to_stored).collect())
     }
 
     async fn list(&self, collection: &CollectionName, query: &ListQuery) -> Result<Page> {

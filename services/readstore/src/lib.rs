@@ -52,6 +52,9 @@ pub trait ReadStore: Send + Sync {
     async fn unpublish(&self, collection: &CollectionName) -> Result<()>;
     /// One document of the published version.
     async fn get(&self, collection: &CollectionName, key: &str) -> Result<Option<StoredDoc>>;
+    /// The documents of the published version that exist among `keys`, in one request, in no
+    /// particular order.
+    async fn get_many(&self, collection: &CollectionName, keys: &[String]) -> Result<Vec<StoredDoc>>;
     /// A filtered page of the published version.
     async fn list(&self, collection: &CollectionName, query: &ListQuery) -> Result<Page>;
     /// Answers when the store is reachable.
@@ -113,6 +116,9 @@ impl ReadStore for AnyStore {
     }
     async fn get(&self, collection: &CollectionName, key: &str) -> Result<Option<StoredDoc>> {
         delegate!(self, s => s.get(collection, key).await)
+    }
+    async fn get_many(&self, collection: &CollectionName, keys: &[String]) -> Result<Vec<StoredDoc>> {
+        delegate!(self, s => s.get_many(collection, keys).await)
     }
     async fn list(&self, collection: &CollectionName, query: &ListQuery) -> Result<Page> {
         delegate!(self, s => s.list(collection, query).await)

@@ -337,6 +337,28 @@ impl ReadStore for PgStore {
         }
     }
 
+    async fn get_many(&self, collection: &CollectionName, keys: &[String]) -> Result<Vec<StoredDoc>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows =
+            sqlx::query(&format!("SELECT key, doc, version FROM {} WHERE key = ANY($1)", view(collection)))
+                .bind(keys)
+                .fetch_all(&self.pool)
+                .await;
+        match rows {
+            Ok(rows) => Ok(rows
+                .iter()
+                .map(|r| StoredDoc { key: r.get(0), doc: r.get(1), version: r.get(2) })
+                .collect()),
+            Err(err) if undefined_table(&err) => Err(Error::UnknownCollection(collection.to_string())),
+            Err(err) => Err(Error::Postgres {
+                context: format!("cannot read {} documents of {collection}", keys.len()),
+                source: err,
+            }),
+        }
+    }
+
     async fn list(&self, collection: &CollectionName, query: &ListQuery) -> Result<Page> {
         query.check()?;
         self.upgrade().await?;

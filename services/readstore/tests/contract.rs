@@ -54,7 +54,8 @@ contract!(
     rebuild_is_swapped_in_atomically,
     listing_filters_searches_sorts_and_pages,
     bad_listing_requests_are_refused,
-    one_write_reaches_several_versions
+    one_write_reaches_several_versions,
+    many_documents_are_read_in_one_request
 );
 
 fn collection(name: &str) -> CollectionName {
@@ -270,4 +271,21 @@ async fn postgres_tables_of_the_earlier_layout_are_brought_up_to_date() {
     let found = store.list(&c, &search("mill")).await.unwrap();
     assert_eq!(found.items.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(), vec!["new"]);
     assert_eq!(store.get(&c, "old").await.unwrap().map(|d| d.doc["name"].clone()), Some(json!("Old Mill")));
+}
+
+/// The read point looks up the outcomes of many waiting requests at once.
+async fn many_documents_are_read_in_one_request<S: ReadStore>(store: &S) {
+    let target = published_v1(store, "many").await;
+    let c = &target.collection;
+    let docs = [put("a", 1, json!({"n": 1})), put("b", 1, json!({"n": 2})), put("gone", 1, json!({"n": 3}))];
+    store.write(&target, &docs).await.unwrap();
+    store.write(&target, &[delete("gone", 2)]).await.unwrap();
+    let keys: Vec<String> = ["b", "missing", "gone", "a"].map(String::from).to_vec();
+    let mut found = store.get_many(c, &keys).await.unwrap();
+    found.sort_by(|x, y| x.key.cmp(&y.key));
+    let found: Vec<(&str, Value)> = found.iter().map(|d| (d.key.as_str(), d.doc["n"].clone())).collect();
+    assert_eq!(found, vec![("a", json!(1)), ("b", json!(2))], "only what exists, deletions included");
+    assert!(store.get_many(c, &[]).await.unwrap().is_empty());
+    let unknown = collection("never_published");
+    assert!(matches!(store.get_many(&unknown, &keys).await, Err(Error::UnknownCollection(_))));
 }

@@ -11,4 +11,5 @@ mod harness;
 mod api;
 mod config;
 mod flows;
+mod lookups;
 mod rebuild;
