@@ -1,22 +1,42 @@
 #!/usr/bin/env bash
-# Shared helpers for the scripts in this directory: where state lives, logging, waiting for a
-# port or a URL with a deadline. Sourced, never run.
+# Shared helpers for the scripts in this directory: where state lives, the ports of the local
+# stack, logging, waiting for a port or a URL with a deadline. Sourced, never run.
 
-# Where the local stack keeps its broker data, logs and pid files.
+# Where the local stack keeps its data, logs and pid files. OWP_STATE_DIR and the three ports
+# below move a whole stack, so two can run side by side (the tests run their own).
 OWP_STATE_DIR="${OWP_STATE_DIR:-$HOME/.local/state/owp}"
+OWP_KAFKA_PORT="${OWP_KAFKA_PORT:-9092}"
+OWP_ZOOKEEPER_PORT="${OWP_ZOOKEEPER_PORT:-2181}"
+OWP_OPENSEARCH_PORT="${OWP_OPENSEARCH_PORT:-9200}"
+# The Java servers' jars, one directory per server (scripts/install-deps fills it from
+# scripts/stack/pom.xml).
+OWP_JAVA_LIBS="${OWP_JAVA_LIBS:-$HOME/.cache/owp/java}"
 # Cargo's target directory: outside the clone, so a fresh clone (and CI) reuses the build cache.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/owp/target}"
 export PATH="$HOME/.cargo/bin:$PATH"
-OWP_KAFKA_PORT="${OWP_KAFKA_PORT:-9092}"
-export OWP_KAFKA_BROKERS="${OWP_KAFKA_BROKERS:-127.0.0.1:$OWP_KAFKA_PORT}"
-# The commands topic gets one partition on one machine: the command robot is its only reader,
-# and the local broker's work for every fetch grows with each partition it serves (idle robots on
-# three partitions of each topic kept it at 0.30 of a core, 0.21 with one for the commands). The events topic keeps three: a rebuild reads the whole of it,
-# and tansu reads three short partitions faster than one long one. See README, "Known limits of
-# the local broker"; production keeps the CLI's default of 3 for both.
-export OWP_COMMANDS_PARTITIONS="${OWP_COMMANDS_PARTITIONS:-1}"
-# The tansu version the scripts install; the broker the tests were written against.
-TANSU_VERSION="${TANSU_VERSION:-0.6.0}"
+
+# The shape of the running stack (one node or three, ZooKeeper or KRaft), written by
+# `scripts/services start` so that every later command talks to the same brokers.
+OWP_STACK_NODES=1
+export OWP_METADATA_MODE=zookeeper
+if [ -f "$OWP_STATE_DIR/stack.env" ]; then
+  # shellcheck source=/dev/null
+  source "$OWP_STATE_DIR/stack.env"
+fi
+
+# kafka_brokers: the bootstrap list of the stack's brokers (one port each, from OWP_KAFKA_PORT up).
+kafka_brokers() {
+  local i list=""
+  for ((i = 0; i < OWP_STACK_NODES; i++)); do list+="${list:+,}127.0.0.1:$((OWP_KAFKA_PORT + i))"; done
+  printf '%s\n' "$list"
+}
+OWP_KAFKA_BROKERS="${OWP_KAFKA_BROKERS:-$(kafka_brokers)}"
+export OWP_KAFKA_BROKERS
+
+# pom_property NAME: a version from scripts/stack/pom.xml, the one place the servers' versions live.
+pom_property() {
+  sed -n "s|.*<$1>\(.*\)</$1>.*|\1|p" "$(dirname "${BASH_SOURCE[0]}")/stack/pom.xml" | head -n 1
+}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -22,6 +22,8 @@ MODULES = ["network", "zookeeper", "kafka", "postgres", "search", "app", "releas
 SERVICES = ["writepoint", "readpoint", "auth", "robots", "translator"]
 
 sys.path.insert(0, str(Path(__file__).parent))
+# The template renderer is shared with scripts/services, which renders the same files locally.
+sys.path.insert(0, str(REPO / "scripts"))
 
 
 def tf_files():

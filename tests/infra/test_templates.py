@@ -15,6 +15,7 @@ BROKER = {
     "zookeeper_connect": "10.40.128.10:2181,10.40.144.10:2181,10.40.160.10:2181/owp-kafka",
     "controller_quorum_voters": "3001@10.40.128.10:9093,3002@10.40.144.10:9093,3003@10.40.160.10:9093",
     "port": 9092,
+    "listen_host": "0.0.0.0",
     "advertised_host": "10.40.128.20",
     "rack": "us-east-1a",
     "replication_factor": 3,

@@ -27,6 +27,7 @@ locals {
       zookeeper_connect        = "${var.zookeeper_connect}${var.zookeeper_chroot}"
       controller_quorum_voters = var.controller_quorum_voters
       port                     = local.port
+      listen_host              = "0.0.0.0"
       advertised_host          = b.ip
       rack                     = b.az
       replication_factor       = var.replication_factor

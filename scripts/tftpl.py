@@ -1,8 +1,9 @@
 """A renderer for the subset of Terraform's template language we use.
 
 The ZooKeeper, Kafka and user-data templates under terraform/templates are
-rendered by Terraform's templatefile() on AWS and by these tests locally, so
-the tests check the very files the instances get. Supported: ${expr},
+rendered by Terraform's templatefile() on AWS, and by scripts/services (the local stack)
+and tests/infra here, so every local run uses the very files the instances
+get. As a command: python3 tftpl.py TEMPLATE VARIABLES_JSON prints the result. Supported: ${expr},
 %{ for x in expr }...%{ endfor }, %{ if expr }...%{ else }...%{ endif },
 strip markers (~), and $${ / %%{ escapes. An expression is a dotted name
 (var or var.attr), a string or integer literal, or a == / != comparison of
@@ -10,7 +11,9 @@ two of those. Anything else raises UnsupportedTemplate, so a template that
 grows beyond this subset fails the tests instead of rendering wrongly.
 """
 
+import json
 import re
+import sys
 
 TOKEN = re.compile(r"(?P<escape>\$\$\{|%%\{)|(?P<kind>[$%])\{(?P<lstrip>~?)(?P<body>.*?)(?P<rstrip>~?)\}", re.S)
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -135,3 +138,9 @@ def render(text, variables):
 def render_file(path, variables):
     with open(path, encoding="utf-8") as f:
         return render(f.read(), variables)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: tftpl.py TEMPLATE VARIABLES_JSON")
+    sys.stdout.write(render_file(sys.argv[1], json.loads(sys.argv[2])))
