@@ -1,9 +1,12 @@
 # The OWP app image: Debian 12, one release of every service unpacked under
 # /opt/owp with hardened units from dist/systemd, the deployer, and the
 # journald -> CloudWatch Logs shipper. Provisioning is in scripts/*.sh; this
-# file only wires them together. Build from the repository root:
+# file only wires them together. The release is verified against
+# release_public_key before it is baked, and that key is what every instance
+# trusts (/etc/owp/release.pub). Build from the repository root:
 #   packer build -var version=1.2.3 -var git_commit=$(git rev-parse HEAD) \
-#     -var release_tarball=target/owp-1.2.3.tar.gz packer/app.pkr.hcl
+#     -var release_tarball=target/owp-1.2.3.tar.gz \
+#     -var release_public_key="$(sed -n 2p release.pub)" packer/app.pkr.hcl
 
 variable "version" {
   type        = string
@@ -29,6 +32,15 @@ variable "release_tarball" {
   validation {
     condition     = length(var.release_tarball) > 0
     error_message = "The release_tarball must be a path."
+  }
+}
+
+variable "release_public_key" {
+  type        = string
+  description = "The release signing key's public half: the key line of the minisign .pub file (RW...). Baked into /etc/owp/release.pub; the release must verify against it."
+  validation {
+    condition     = length(var.release_public_key) == 56 && substr(var.release_public_key, 0, 2) == "RW" && regex_replace(var.release_public_key, "[A-Za-z0-9+/]", "") == ""
+    error_message = "The release_public_key must be a minisign Ed25519 public key: RW followed by 54 base64 characters."
   }
 }
 
@@ -128,9 +140,12 @@ build {
     destination = "/tmp/owp-packer/release.tar.gz"
   }
   provisioner "shell" {
+    inline = ["printf 'untrusted comment: owp release public key\\n%s\\n' '${var.release_public_key}' > /tmp/owp-packer/release.pub"]
+  }
+  provisioner "shell" {
     inline = [
       "sudo bash /tmp/owp-packer/scripts/base.sh",
-      "sudo bash /tmp/owp-packer/scripts/app-image.sh --release-tarball /tmp/owp-packer/release.tar.gz --version ${var.version} --units-dir /tmp/owp-packer/dist/systemd",
+      "sudo bash /tmp/owp-packer/scripts/app-image.sh --release-tarball /tmp/owp-packer/release.tar.gz --version ${var.version} --release-public-key /tmp/owp-packer/release.pub --units-dir /tmp/owp-packer/dist/systemd",
       "sudo bash /tmp/owp-packer/scripts/cleanup.sh --yes-this-is-the-image-builder",
     ]
   }

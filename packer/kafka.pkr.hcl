@@ -1,6 +1,6 @@
 # The OWP Kafka broker image: Debian 12, Apache Kafka 3.9.x (ZooKeeper mode;
-# KRaft-ready), and the boot unit that formats and mounts the instance-store
-# NVMe disks and derives a stable broker id from the instance's tags.
+# KRaft-ready), and the boot unit that mounts the broker's EBS data volume
+# and derives a stable broker id from the instance's tags.
 # Provisioning is in scripts/*.sh; this file only wires them together.
 #   packer build -var git_commit=$(git rev-parse HEAD) packer/kafka.pkr.hcl
 

@@ -32,7 +32,7 @@ SECTIONS = [
 ]
 # External tools the machines have (an app instance, a Kafka or ZooKeeper node, an operator's
 # machine), and shell builtins and utilities used around the real commands.
-EXTERNAL = {"aws", "psql", "curl", "terraform", "systemctl", "journalctl", "python3"}
+EXTERNAL = {"aws", "psql", "curl", "terraform", "systemctl", "journalctl", "python3", "xfs_growfs"}
 SHELL = {
     "set", "source", ".", "export", "cd", "echo", "printf", "test", "[", "true", "cat", "grep",
     "sed", "head", "tail", "sort", "cut", "ls", "wc", "{", "}", "exec",
@@ -40,6 +40,9 @@ SHELL = {
 # Kafka's own tools, installed in /opt/kafka/bin by packer/scripts/kafka-image.sh on brokers and
 # metadata nodes.
 KAFKA_TOOLS = re.compile(r"^/opt/kafka/bin/[a-z-]+\.sh$")
+# The images' own tools (owp-node-health, owp-kafka-node, ...): /usr/local/sbin/<name> must be a
+# file the image scripts install from packer/files/.
+IMAGE_TOOLS = re.compile(r"^/usr/local/sbin/(owp-[a-z-]+)$")
 # Subcommands that other work is adding; their blocks are checked once the binary has them.
 PENDING = {}
 
@@ -189,6 +192,9 @@ class Checker:
                 self.problems.append(f"{where}: {first} is not an executable file of this repository")
         elif first in EXTERNAL or first in SHELL or KAFKA_TOOLS.match(first):
             pass
+        elif m := IMAGE_TOOLS.match(first):
+            if not list((REPO / "packer/files").glob(f"*/{m.group(1)}")):
+                self.problems.append(f"{where}: {first} is not a tool any image installs (packer/files/*/)")
         else:
             self.problems.append(f"{where}: `{first}` is not a known command")
 

@@ -7,6 +7,8 @@
 # a retried build or a build after a failed bake still bakes what is missing.
 #
 #   OWP_BAKE_FORCE=true   bake every image (the Jenkins parameter FORCE_BAKE)
+#   OWP_RELEASE_PUBLIC_KEY  the release public key file (minisign .pub) the app image trusts
+#                         and verifies its release against (required to bake the app image)
 #   OWP_BAKE_IMAGES       images to consider (default "app kafka zookeeper")
 #   OWP_STATE_BUCKET      where terraform/env reads the manifests from (default
 #                         owp-tfstate-<account>-<region>, as terraform/env computes it)
@@ -82,7 +84,9 @@ declare -A pids=()
 for image in "${bake[@]}"; do
   args=(-var "git_commit=$head" -var "aws_region=$AWS_REGION" -var "manifest_dir=$manifests")
   if [ "$image" = app ]; then
-    args+=(-var "version=$(release_version)" -var "release_tarball=$(release_tarball)")
+    need OWP_RELEASE_PUBLIC_KEY
+    args+=(-var "version=$(release_version)" -var "release_tarball=$(release_tarball)"
+      -var "release_public_key=$(sed -n 2p "$OWP_RELEASE_PUBLIC_KEY")")
   fi
   packer build -color=false "${args[@]}" "packer/$image.pkr.hcl" >"$logs/$image.log" 2>&1 &
   pids[$image]=$!

@@ -2,23 +2,31 @@
 # Bakes the app image contents: one release unpacked under
 # /opt/owp/releases/<version> with /opt/owp/current pointing at it, the
 # systemd units from dist/systemd (the same files the release tarball
-# ships), the deployer's user and its polkit grant, and the boot helpers.
+# ships), the deployer's user and its polkit grant, the release public key
+# every deployer verifies against (/etc/owp/release.pub), the launch gate and
+# the boot helpers. The release is verified like a deployer verifies one
+# before it is baked: its manifest's minisign signature against that key,
+# its version, and the sha256 and size of every file, with nothing unlisted.
 # Run base.sh first. ROOT=/some/dir fills a staging directory instead of /.
 #
 # usage: app-image.sh --release-tarball FILE --version X.Y.Z
-#          [--units-dir DIR] [--files-dir DIR]
+#          --release-public-key FILE [--units-dir DIR] [--files-dir DIR]
+# On the image builder (ROOT=/) the key is required. A staging directory
+# without a key (laptop runs of the other steps) skips the verification and
+# says so.
 set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-tarball="" version=""
+tarball="" version="" public_key=""
 units_dir="$SCRIPT_DIR/../../dist/systemd"
 files_dir="$SCRIPT_DIR/../files"
 while (($#)); do
   case "$1" in
     --release-tarball) tarball="$2"; shift 2 ;;
     --version) version="$2"; shift 2 ;;
+    --release-public-key) public_key="$2"; shift 2 ;;
     --units-dir) units_dir="$2"; shift 2 ;;
     --files-dir) files_dir="$2"; shift 2 ;;
     *) die "unknown argument $1" ;;
@@ -28,10 +36,20 @@ done
 [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] ||
   die "--version must look like 1.2.3 (got '${version}')"
 
+if [[ -n "$public_key" ]]; then
+  [[ -f "$public_key" ]] || die "--release-public-key $public_key does not exist"
+  # A minisign public key file: a comment line and an Ed25519 key ("RW" + 54).
+  grep -Eq '^RW[A-Za-z0-9+/]{54}$' "$public_key" || die "$public_key is not a minisign public key"
+elif live_system; then
+  die "--release-public-key FILE is required: the image must trust the key releases are signed with"
+else
+  log "no --release-public-key: release signature NOT verified (staging directory only)"
+fi
+
 services=(writepoint readpoint auth robots translator)
 binaries=("${services[@]}" deployer)
 
-apt_install polkitd
+apt_install polkitd minisign
 
 # Users and directories first: the release tree belongs to the deployer.
 put 0644 "$files_dir/app/owp.sysusers" /usr/lib/sysusers.d/owp.conf
@@ -53,6 +71,42 @@ if [[ ! -d "$release_dir/bin" ]]; then
     rmdir "${top[0]}"
   fi
 fi
+if [[ -n "$public_key" ]]; then
+  [[ -f "$release_dir/manifest.json" && -f "$release_dir/manifest.json.minisig" ]] ||
+    die "release tarball has no signed manifest (manifest.json, manifest.json.minisig)"
+  minisign -Vq -m "$release_dir/manifest.json" -p "$public_key" ||
+    die "the release manifest's signature does not verify with $public_key"
+  # Signed, so the manifest can be trusted: the version, and every file as listed.
+  python3 - "$release_dir" "$version" <<'PY' || die "release tarball does not match its signed manifest"
+import hashlib, json, os, sys
+root, version = sys.argv[1], sys.argv[2]
+manifest = json.load(open(os.path.join(root, "manifest.json")))
+problems = []
+if manifest.get("version") != version:
+    problems.append(f"manifest version {manifest.get('version')!r}, expected {version!r}")
+listed = manifest.get("files", {})
+present = set()
+for directory, _, names in os.walk(root):
+    for name in names:
+        rel = os.path.relpath(os.path.join(directory, name), root)
+        if rel not in ("manifest.json", "manifest.json.minisig"):
+            present.add(rel)
+for rel in sorted(present - set(listed)):
+    problems.append(f"{rel} is not in the manifest")
+for rel, entry in sorted(listed.items()):
+    path = os.path.join(root, rel)
+    if not os.path.isfile(path):
+        problems.append(f"{rel} is missing")
+        continue
+    data = open(path, "rb").read()
+    if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        problems.append(f"{rel} does not match its sha256 and size")
+for p in problems:
+    print(f"app-image.sh: {p}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+  log "release ${version}: signature and every file verified"
+fi
 for bin in "${binaries[@]}"; do
   [[ -x "$release_dir/bin/$bin" ]] || die "release tarball has no executable bin/$bin"
 done
@@ -68,6 +122,15 @@ done
 put 0644 "$files_dir/app/owp-database-env.service" /etc/systemd/system/owp-database-env.service
 put 0644 "$files_dir/app/owp-database-env.py" /usr/local/lib/owp/owp-database-env.py
 put 0644 "$files_dir/app/50-owp-deployer.polkit.rules" /etc/polkit-1/rules.d/50-owp-deployer.rules
+put 0644 "$files_dir/app/owp-launch-gate.service" /etc/systemd/system/owp-launch-gate.service
+put 0644 "$files_dir/app/owp-launch-gate.py" /usr/local/lib/owp/owp-launch-gate.py
+put 0644 "$files_dir/app/owp-search-signer.service" /etc/systemd/system/owp-search-signer.service
+put 0644 "$files_dir/app/owp-search-signer.py" /usr/local/lib/owp/owp-search-signer.py
+# The key every deployer verifies releases against (owp-deployer reads it:
+# /etc/owp is 0755, the key 0644; owp.env next to it stays 0600).
+if [[ -n "$public_key" ]]; then
+  put 0644 "$public_key" /etc/owp/release.pub
+fi
 
 put_text 0644 /etc/owp/image-release <<INFO
 OWP_IMAGE=app

@@ -35,6 +35,8 @@ put 0644 "$FILES_DIR/common/journald-owp.conf" /etc/systemd/journald.conf.d/owp.
 put 0755 "$FILES_DIR/common/owp-mount-disk" /usr/local/sbin/owp-mount-disk
 put 0644 "$FILES_DIR/common/owp-journal-shipper.py" /usr/local/lib/owp/owp-journal-shipper.py
 put 0644 "$FILES_DIR/common/owp-journal-shipper.service" /etc/systemd/system/owp-journal-shipper.service
-# Enabled by user data once /etc/owp/owp.env names the log group.
-install -d -m 0750 "${ROOT}/etc/owp"
+# Enabled by user data once /etc/owp/owp.env names the log group. /etc/owp
+# is traversable by the services' users (the deployer reads release.pub);
+# owp.env in it is 0600 root (systemd reads it for the units).
+install -d -m 0755 "${ROOT}/etc/owp"
 log "base layer installed into ${ROOT:-/}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Apache Kafka (3.9.x, the last line with ZooKeeper mode) into
 # /opt/kafka-<version> with /opt/kafka pointing at it, plus the boot unit
-# that mounts the instance-store disks and derives the node id. Used by the
+# that mounts the node's EBS data volume and derives the node id. Used by the
 # Kafka broker image and by the ZooKeeper image (whose nodes become KRaft
 # controllers when metadata_mode = "kraft"). Run base.sh first.
 #
@@ -66,10 +66,16 @@ tar -xzf "$tarball" -C "$dest" --strip-components=1 --no-same-owner
 [[ -x "$dest/bin/kafka-server-start.sh" ]] || die "tarball has no bin/kafka-server-start.sh"
 ln -sfn "kafka-${version}" "${ROOT}/opt/kafka"
 kafka_uid="$(uid_in_target kafka)"
-install -d -m 0750 -o "$kafka_uid" -g "$kafka_uid" "${ROOT}/var/lib/kafka"
+# Traversable (owp-node-metrics measures the data volume mounted below it);
+# the mounted log directory itself is 0750 kafka.
+install -d -m 0755 -o "$kafka_uid" -g "$kafka_uid" "${ROOT}/var/lib/kafka"
 install -d -m 0755 "${ROOT}/etc/kafka"
 
 put 0755 "$files_dir/kafka/owp-kafka-node" /usr/local/sbin/owp-kafka-node
+put 0755 "$files_dir/kafka/owp-node-health" /usr/local/sbin/owp-node-health
+put 0644 "$files_dir/kafka/owp-node-metrics.py" /usr/local/lib/owp/owp-node-metrics.py
+put 0644 "$files_dir/kafka/owp-node-metrics.service" /etc/systemd/system/owp-node-metrics.service
+put 0644 "$files_dir/kafka/owp-node-metrics.timer" /etc/systemd/system/owp-node-metrics.timer
 put 0644 "$files_dir/kafka/owp-kafka-node.service" /etc/systemd/system/owp-kafka-node.service
 put 0644 "$files_dir/kafka/kafka.service" /etc/systemd/system/kafka.service
 put_text 0644 /etc/owp/kafka-release <<INFO

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs ZooKeeper 3.8 from Debian for the dedicated ensemble nodes, the
-# unit that mounts the transaction-log disk (dataLogDir on its own volume),
-# and a hardened zookeeper.service. Debian's own zookeeperd service is not
+# unit that mounts the node's EBS volumes (dataLogDir and dataDir, each on its
+# own volume) and installs its myid, and a hardened zookeeper.service. Debian's own zookeeperd service is not
 # used: its unit runs unsandboxed and reads /etc/zookeeper/conf, which we
 # leave as Debian ships it for the logging configuration.
 #
@@ -30,6 +30,7 @@ fi
 install -d -m 0755 "${ROOT}/etc/zookeeper/owp"
 put 0644 "$files_dir/zookeeper/zookeeper.service" /etc/systemd/system/zookeeper.service
 put 0644 "$files_dir/zookeeper/owp-zookeeper-disk.service" /etc/systemd/system/owp-zookeeper-disk.service
+put 0755 "$files_dir/zookeeper/owp-zookeeper-node" /usr/local/sbin/owp-zookeeper-node
 put_text 0644 /etc/owp/zookeeper-release <<INFO
 ZOOKEEPER_VERSION=${zk_version}
 INFO

@@ -15,7 +15,8 @@ from conftest import PACKER, REPO, SERVICES, make_tarball, run
 DIST_UNITS = sorted((REPO / "dist/systemd").glob("*.service"))
 APP_UNITS = [f"owp-{s}.service" for s in SERVICES + ["deployer"]]
 # Long-running services: the hardening bar is exposure <= 3.0.
-HARDENED = APP_UNITS + ["owp-journal-shipper.service", "owp-database-env.service", "kafka.service", "zookeeper.service"]
+HARDENED = APP_UNITS + ["owp-journal-shipper.service", "owp-database-env.service", "owp-launch-gate.service",
+                        "owp-search-signer.service", "owp-node-metrics.service", "kafka.service", "zookeeper.service"]
 # Boot steps that format and mount disks as root before the service they
 # serve starts; they cannot meet the bar and exit before anything listens.
 ROOT_ONESHOTS = ["owp-kafka-node.service", "owp-zookeeper-disk.service"]
@@ -45,11 +46,13 @@ def test_app_image_contents(image_root):
     deployer = next(line for line in passwd.splitlines() if line.startswith("owp-deployer:"))
     uid = int(deployer.split(":")[2])
     assert release.stat().st_uid == uid and (root / "opt/owp/releases").stat().st_uid == uid
-    assert stat.S_IMODE((root / "etc/owp").stat().st_mode) == 0o750
+    # owp-deployer reads /etc/owp/release.pub: the directory must be traversable.
+    assert stat.S_IMODE((root / "etc/owp").stat().st_mode) == 0o755
     rules = (root / "etc/polkit-1/rules.d/50-owp-deployer.rules").read_text()
     assert "owp-deployer" in rules and "manage-units" in rules
     for f in ["usr/local/lib/owp/owp-journal-shipper.py", "usr/local/lib/owp/owp-database-env.py",
               "etc/systemd/system/owp-journal-shipper.service", "etc/systemd/system/owp-database-env.service",
+              "etc/systemd/system/owp-launch-gate.service", "usr/local/lib/owp/owp-launch-gate.py",
               "etc/systemd/journald.conf.d/owp.conf", "usr/local/sbin/owp-mount-disk",
               "usr/lib/sysusers.d/owp.conf", "usr/lib/tmpfiles.d/owp.conf"]:
         assert (root / f).is_file(), f
@@ -65,6 +68,10 @@ def test_kafka_and_zookeeper_image_contents(image_root):
     assert str((root / "opt/kafka").readlink()) == "kafka-3.9.1"
     assert (root / "opt/kafka/bin/kafka-server-start.sh").is_file()
     assert (root / "usr/local/sbin/owp-kafka-node").stat().st_mode & stat.S_IXUSR
+    assert (root / "usr/local/sbin/owp-zookeeper-node").stat().st_mode & stat.S_IXUSR
+    assert (root / "usr/local/sbin/owp-node-health").stat().st_mode & stat.S_IXUSR
+    for f in ["usr/local/lib/owp/owp-node-metrics.py", "etc/systemd/system/owp-node-metrics.timer"]:
+        assert (root / f).is_file(), f
     assert any(line.startswith("kafka:") for line in (root / "etc/passwd").read_text().splitlines())
     assert (root / "etc/zookeeper/owp").is_dir()
     for unit in ["kafka.service", "owp-kafka-node.service", "zookeeper.service", "owp-zookeeper-disk.service"]:

@@ -70,7 +70,10 @@ def clone(tmp_path):
     git(repo, "-c", "user.email=ci@example.org", "-c", "user.name=ci", "add", "-A")
     commit(repo, "first")
     log = tmp_path / "calls"
+    public_key = tmp_path / "release.pub"
+    public_key.write_text("untrusted comment: minisign public key 0123456789ABCDEF\nRW" + "A" * 54 + "\n")
     env = {
+        "OWP_RELEASE_PUBLIC_KEY": str(public_key),
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "HOME": str(tmp_path),
         "FAKE_LOG": str(log),
@@ -159,6 +162,14 @@ def test_the_app_image_gets_this_builds_release(clone):
     assert "version=1.2.3-b7.gabc" in app
     assert "release_tarball=" in app and "owp-1.2.3-b7.gabc.tar.gz" in app
     assert f"git_commit={git(clone[0], 'rev-parse', 'HEAD')}" in app
+    assert "release_public_key=RW" + "A" * 54 in app
+
+
+def test_the_app_image_is_not_baked_without_the_release_key(clone):
+    repo, env, log = clone
+    env = {k: v for k, v in env.items() if k != "OWP_RELEASE_PUBLIC_KEY"}
+    result = subprocess.run(["bash", str(repo / "jenkins/steps/bake.sh")], env=env, capture_output=True, text=True)
+    assert result.returncode != 0 and "OWP_RELEASE_PUBLIC_KEY" in result.stderr
 
 
 @pytest.mark.parametrize(

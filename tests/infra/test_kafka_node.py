@@ -1,7 +1,9 @@
 """owp-kafka-node, the Kafka image's boot step, run into a throwaway root
 against a fake IMDSv2 on a loopback port: it must take the node id from
 the instance tag (with a session token, as IMDSv2 requires), append it and
-the log directories to the rendered policy, and format KRaft storage."""
+the log directory to the rendered policy, format KRaft storage, and refuse a
+data volume that holds another node's log. owp-zookeeper-node, the ZooKeeper
+image's boot step, must install myid and refuse another node's data volume."""
 
 import http.server
 import os
@@ -61,7 +63,7 @@ def imds():
 def node(root, imds, *args):
     env = {**os.environ, "ROOT": str(root)}
     url = f"http://127.0.0.1:{imds.server_address[1]}"
-    return run(["bash", SCRIPT, "--imds", url, "--devices", str(root / "no-instance-store-*"), *args], env=env, check=False)
+    return run(["bash", SCRIPT, "--imds", url, *args], env=env, check=False)
 
 
 def write(root, rel, text):
@@ -109,3 +111,39 @@ def test_explicit_node_id_needs_no_imds(tmp_path, imds):
     result = node(tmp_path, imds, "--node-id", "7")
     assert result.returncode == 0, result.stderr
     assert "broker.id=7" in (tmp_path / "run/owp-kafka/server.properties").read_text()
+
+
+def test_a_volume_of_another_broker_is_refused(tmp_path, imds):
+    FakeImds.tags = {"OwpNodeId": "2"}
+    write(tmp_path, "etc/kafka/server.properties", render_file(TEMPLATES / "server.properties.tftpl", BROKER))
+    write(tmp_path, "var/lib/kafka/d0/meta.properties", "version=0\nbroker.id=3\ncluster.id=x\n")
+    result = node(tmp_path, imds)
+    assert result.returncode != 0 and "node 3" in result.stderr and "node 2" in result.stderr
+    assert not (tmp_path / "run/owp-kafka/server.properties").exists()
+    # Its own volume from a previous instance is taken as it is.
+    write(tmp_path, "var/lib/kafka/d0/meta.properties", "version=0\nbroker.id=2\ncluster.id=x\n")
+    assert node(tmp_path, imds).returncode == 0
+
+
+ZK_NODE = PACKER / "files/zookeeper/owp-zookeeper-node"
+
+
+def zk_node(root):
+    return run(["bash", ZK_NODE], env={**os.environ, "ROOT": str(root)}, check=False)
+
+
+def test_zookeeper_node_installs_myid_and_keeps_it(tmp_path):
+    write(tmp_path, "etc/zookeeper/owp/myid", "2\n")
+    assert zk_node(tmp_path).returncode == 0
+    assert (tmp_path / "var/lib/zookeeper/data/myid").read_text() == "2\n"
+    assert (tmp_path / "var/lib/zookeeper/txlog").is_dir()
+    # A later boot of the same node (or its successor with its volume) is fine.
+    assert zk_node(tmp_path).returncode == 0
+
+
+def test_zookeeper_node_refuses_another_nodes_volume(tmp_path):
+    write(tmp_path, "etc/zookeeper/owp/myid", "2\n")
+    write(tmp_path, "var/lib/zookeeper/data/myid", "3\n")
+    result = zk_node(tmp_path)
+    assert result.returncode != 0 and "myid 3" in result.stderr
+    assert (tmp_path / "var/lib/zookeeper/data/myid").read_text() == "3\n"

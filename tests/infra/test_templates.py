@@ -127,6 +127,9 @@ COMMON = {
     "read_store": "https://vpc-x.us-east-1.es.amazonaws.com", "writepoint_port": 8080, "readpoint_port": 8081,
     "auth_port": 8082, "releases_bucket": "owp-dev-alice-releases-1", "log_group_arn": "x",
     "database_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:owp", "target_group_arns": "arn:a,arn:b",
+    "data_device": "/dev/sdf", "topic_replication": 3, "autoscaling_group": "owp-dev-alice-app",
+    "launch_hook": "owp-release-installed", "metrics_namespace": "OWP/dev-alice", "node_role": "zookeeper",
+    "session_log_group_arn": "x",
 }
 
 
@@ -147,5 +150,10 @@ def test_user_data_renders_to_valid_bash(tmp_path, template, overrides):
     assert "systemctl enable --now" in text
     if overrides.get("metadata_mode") == "zookeeper":
         assert "server.1=10.0.0.10:2888:3888" in text and "zookeeper.service" in text
+        # myid goes to /etc; the boot unit puts it on the data volume once it is mounted
+        # (written under /var/lib/zookeeper before the mount, it would be hidden by it).
+        assert "/etc/zookeeper/owp/myid" in text and "/var/lib/zookeeper/data/myid" not in text
+    if template == "kafka-user-data.sh.tftpl" or overrides.get("metadata_mode") == "kraft":
+        assert "OWP_KAFKA_DATA_DEVICE=/dev/sdf" in text
     if overrides.get("metadata_mode") == "kraft":
         assert "process.roles=controller" in text and "kafka.service" in text

@@ -24,7 +24,8 @@ def resources(rtype):
 def test_rds_is_protected_encrypted_and_backed_up():
     (path, _, db), = resources("aws_db_instance")
     assert db["storage_encrypted"] is True
-    assert db["kms_key_id"] == "${var.kms_key_arn}"
+    # The environment key, or (adopting a database restored from the locked vault) the key given.
+    assert db["kms_key_id"] == '${var.database_kms_key_arn != "" ? var.database_kms_key_arn : var.kms_key_arn}'
     assert db["publicly_accessible"] is False
     assert db["skip_final_snapshot"] is False
     assert "final_snapshot_identifier" in db
@@ -34,7 +35,7 @@ def test_rds_is_protected_encrypted_and_backed_up():
     assert var_default("postgres", "deletion_protection")["default"] is True
     # ...and only the explicit allow_destroy switch (default off) lifts it.
     stack = (MODULES / "stack/main.tf").read_text()
-    assert "deletion_protection       = !var.allow_destroy" in stack
+    assert re.search(r"^\s+deletion_protection\s+= !var\.allow_destroy$", stack, re.M)
     for env in ("dev", "staging", "prod"):
         assert "allow_destroy = true" not in (TERRAFORM / "envs" / env / "main.tf").read_text()
     assert var_default("stack", "allow_destroy")["default"] is False
@@ -152,7 +153,9 @@ def test_alarms_link_their_runbooks():
     for path, name, body in alarms:
         assert "Runbook: ${local.runbook." in body["alarm_description"], name
         assert body["alarm_actions"], name
-        metrics.add(body["metric_name"])
+        # A plain metric alarm, or one on metric math over metric_query blocks.
+        queried = [q["metric"][0]["metric_name"] for q in body.get("metric_query", []) if "metric" in q]
+        metrics |= {body["metric_name"]} if "metric_name" in body else set(queried)
     assert {"HTTPCode_ELB_5XX_Count", "UnHealthyHostCount", "ConsumerLag", "DeployerRollbacks"} <= metrics
 
 

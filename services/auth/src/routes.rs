@@ -17,6 +17,7 @@ use owp_platform::{
         Problem, body,
         openapi::{Internal, Invalid, JsonBodyRefusals, Unavailable},
     },
+    kafka,
 };
 use owp_protocol::{
     DocumentId, Event, EventId, MessageKey, SessionId, TopicName, Violation,
@@ -322,7 +323,10 @@ async fn append(
         body,
     };
     let payload = event.to_json();
-    let record = FutureRecord::to(state.events_topic.as_str()).key(key.as_str()).payload(&payload);
+    let record = FutureRecord::to(state.events_topic.as_str())
+        .key(key.as_str())
+        .payload(&payload)
+        .headers(kafka::event_headers(&event));
     let delivered = state.producer.send(record, Duration::from_secs(5)).await.map_err(|(err, _)| {
         tracing::warn!(error = %err, "cannot append to the events topic");
         Problem::unavailable("the log did not acknowledge the request in time", Duration::from_secs(1))

@@ -4,7 +4,9 @@
 mod ingest;
 mod replay;
 mod rss;
+mod stack;
 mod stats;
+mod takeover;
 mod translate;
 mod visibility;
 
@@ -23,6 +25,12 @@ pub enum BenchCommand {
     Visibility(visibility::VisibilityArgs),
     /// Full rebuild of a translator collection, against building the same documents in SQL.
     TranslatorRebuild(translate::TranslateArgs),
+    /// Partitions unread after their reader is SIGKILLed: advisory locks against consumer-group
+    /// membership.
+    Takeover(takeover::TakeoverArgs),
+    /// One reader of `owp bench takeover`, run by it as a child process.
+    #[command(hide = true)]
+    TakeoverChild(takeover::ChildArgs),
 }
 
 pub async fn run(
@@ -36,6 +44,8 @@ pub async fn run(
         BenchCommand::Replay(args) => replay::run(kafka_settings, database, &args).await,
         BenchCommand::Visibility(args) => visibility::run(kafka_settings, database, &args).await,
         BenchCommand::TranslatorRebuild(args) => translate::run(database, &args).await,
+        BenchCommand::Takeover(args) => takeover::run(kafka_settings, database, &args).await,
+        BenchCommand::TakeoverChild(args) => takeover::child(kafka_settings, database, &args).await,
     }
 }
 

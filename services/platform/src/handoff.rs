@@ -51,6 +51,9 @@ impl Default for Handoff {
 impl Handoff {
     /// Offers an acknowledged record to the readers of its topic; never waits.
     pub fn offer(&self, acked: Acked) {
+        if std::env::var_os("OWP_H4_NO_HANDOFF").is_some() {
+            return;
+        } // H4-TEMP
         // No reader (or none right now) is fine: the fetch brings it.
         let _ = self.sender.send(Arc::new(acked));
     }
@@ -64,6 +67,9 @@ impl Handoff {
 
     /// Whether a writer of this process offers what it appends to `topic`.
     pub fn is_written_here(&self, topic: &TopicName) -> bool {
+        if std::env::var_os("OWP_H4_NO_HANDOFF").is_some() {
+            return false;
+        } // H4-TEMP
         self.written.read().unwrap_or_else(|poisoned| poisoned.into_inner()).contains(topic)
     }
 

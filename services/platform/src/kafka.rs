@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
-use owp_protocol::TopicName;
+use owp_protocol::{Command, Event, TopicName};
 use rdkafka::{
     ClientConfig,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     consumer::BaseConsumer,
+    message::{Header, OwnedHeaders},
     producer::{FutureProducer, Producer},
     types::RDKafkaErrorCode,
 };
@@ -93,6 +94,46 @@ pub fn producer(
 
 fn millis(duration: Duration) -> String {
     duration.as_millis().max(1).to_string()
+}
+
+/// The header names of commands and facts. Each header repeats a field of the JSON payload, which
+/// stays complete, so that a consumer can filter or route records without parsing them.
+pub mod header {
+    pub const CONTENT_TYPE: &str = "content-type";
+    pub const ITEM_TYPE: &str = "item_type";
+    pub const DOCUMENT_ID: &str = "document_id";
+    pub const KIND: &str = "kind";
+    pub const EVENT_ID: &str = "event_id";
+}
+
+const JSON: &str = "application/json";
+
+/// A command's headers: its item type and document id.
+pub fn command_headers(command: &Command) -> OwnedHeaders {
+    let document_id = command.document_id.to_string();
+    OwnedHeaders::new_with_capacity(3)
+        .insert(Header { key: header::CONTENT_TYPE, value: Some(JSON) })
+        .insert(Header { key: header::ITEM_TYPE, value: Some(command.item_type.as_str()) })
+        .insert(Header { key: header::DOCUMENT_ID, value: Some(document_id.as_str()) })
+}
+
+/// A fact's headers: its kind, its event id and the document that caused it.
+pub fn event_headers(event: &Event) -> OwnedHeaders {
+    let (event_id, document_id) = (event.event_id.to_string(), event.document_id.to_string());
+    OwnedHeaders::new_with_capacity(4)
+        .insert(Header { key: header::CONTENT_TYPE, value: Some(JSON) })
+        .insert(Header { key: header::KIND, value: Some(event.kind.as_str()) })
+        .insert(Header { key: header::EVENT_ID, value: Some(event_id.as_str()) })
+        .insert(Header { key: header::DOCUMENT_ID, value: Some(document_id.as_str()) })
+}
+
+/// The headers of a payload that is a command or a fact (a parked message put back on its
+/// topic, say); `None` for anything else.
+pub fn headers_of(payload: &[u8]) -> Option<OwnedHeaders> {
+    if let Ok(command) = Command::from_json(payload) {
+        return Some(command_headers(&command));
+    }
+    Event::from_json(payload).ok().map(|event| event_headers(&event))
 }
 
 /// A topic to create: name, partitions and settings such as `retention.ms`.
@@ -205,7 +246,7 @@ pub fn reader(settings: &KafkaSettings, client_id: &str) -> Result<BaseConsumer>
         .set("enable.partition.eof", "false")
         // What it reads is on the log already. tansu 0.6 holds every fetch for the full wait,
         // data or not, so librdkafka's 500 ms default made reading a long log crawl.
-        .set("fetch.wait.max.ms", "10")
+        .set("fetch.wait.max.ms", std::env::var("OWP_H4_READER_FETCH_WAIT").unwrap_or_else(|_| "10".into())) // H4-TEMP
         .create()
         .map_err(|err| Error::kafka("cannot create consumer", err))
 }
@@ -214,5 +255,53 @@ pub fn reader(settings: &KafkaSettings, client_id: &str) -> Result<BaseConsumer>
 pub fn flush(producer: &FutureProducer, timeout: Duration) {
     if let Err(err) = producer.flush(timeout) {
         tracing::warn!(error = %err, "producer flush did not complete");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::message::Headers;
+
+    use super::*;
+
+    fn pairs(headers: &OwnedHeaders) -> Vec<(String, String)> {
+        headers
+            .iter()
+            .map(|h| (h.key.to_owned(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+            .collect()
+    }
+
+    const DOCUMENT: &str = "0f3c1a52-5c1e-4f43-9d0e-5a4b8f1e2d3c";
+
+    #[test]
+    fn a_command_is_headed_by_its_item_type_and_document_id() {
+        let payload = format!(
+            r#"{{"document_id":"{DOCUMENT}","item_type":"business","received_at":"2025-01-01T00:00:00Z","body":{{"name":"x"}}}}"#
+        );
+        let headers = headers_of(payload.as_bytes()).expect("a command");
+        let expected = [("content-type", JSON), ("item_type", "business"), ("document_id", DOCUMENT)];
+        assert_eq!(pairs(&headers), expected.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    }
+
+    #[test]
+    fn a_fact_is_headed_by_its_kind_event_id_and_document_id() {
+        let event = "5b1d0c52-5c1e-4f43-9d0e-5a4b8f1e2d3c";
+        let payload = format!(
+            r#"{{"event_id":"{event}","kind":"business.created","document_id":"{DOCUMENT}","occurred_at":"2025-01-01T00:00:00Z","body":{{}}}}"#
+        );
+        let headers = headers_of(payload.as_bytes()).expect("a fact");
+        let expected = [
+            ("content-type", JSON),
+            ("kind", "business.created"),
+            ("event_id", event),
+            ("document_id", DOCUMENT),
+        ];
+        assert_eq!(pairs(&headers), expected.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    }
+
+    #[test]
+    fn anything_else_has_no_headers() {
+        assert!(headers_of(b"not json").is_none());
+        assert!(headers_of(br#"{"item_type":"business"}"#).is_none());
     }
 }

@@ -1,17 +1,31 @@
-//! The Elasticsearch read store, through the official `elasticsearch` crate.
+//! The search-engine read store: Elasticsearch or OpenSearch, through the official
+//! `elasticsearch` crate. It uses only APIs the two share (index and alias management, `_bulk`,
+//! `_doc`, `_mget`, `_search`, `_cluster/health`); the crate sends plain `application/json` with
+//! no compatibility header and checks no product header, so OpenSearch answers it as it would
+//! its own client. Where the two answer differently, both answers are read (`_mget` on a missing
+//! index). The contract suite runs against OpenSearch 2.19.
 //!
-//! - Versions are indices `owp-<collection>-v<n>`; readers use the alias `owp-<collection>`,
+//! - Versions are indices `<prefix>-<collection>-v<n>` (prefix `owp` unless
+//!   `OWP_READ_STORE_PREFIX` says otherwise); readers use the alias `<prefix>-<collection>`,
 //!   which [`ElasticStore::publish`] moves in one `_aliases` call (atomic in the cluster).
 //! - Writes are `_bulk` with `version_type=external`: the cluster refuses (409) a version that is
 //!   not newer than the stored one, which we count as done, since something at least as new is
 //!   there. Every item's status is checked: a 200 answer with `errors: true` is not success. Items
 //!   refused with 429 or a 5xx are sent again, and only those, with backoff; anything else fails
 //!   the write naming the key and the reason.
+//! - A write returns once searches can find what it wrote (`refresh=wait_for`), except a write
+//!   that goes only to versions this store created and has not published yet: nobody reads
+//!   those, and waiting up to a refresh interval (1 s) after every bulk of a rebuild made it
+//!   several times slower; [`ElasticStore::publish`] refreshes a version before swapping it in.
 //! - The source of a stored document is `{"key": …, "doc": {…}}` so the key has a keyword field
 //!   to sort on (sorting on `_id` is off by default); strings are keywords with a `text`
 //!   sub-field, and date detection is off so that a field never changes type by accident.
 
-use std::time::Duration;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use elasticsearch::{
     BulkParts, Elasticsearch, GetParts, MgetParts, SearchParts,
@@ -22,8 +36,10 @@ use elasticsearch::{
         request::JsonBody,
         transport::{SingleNodeConnectionPool, TransportBuilder},
     },
-    indices::{IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts},
-    params::Refresh,
+    indices::{
+        IndicesCreateParts, IndicesDeleteParts, IndicesGetAliasParts, IndicesGetParts, IndicesRefreshParts,
+    },
+    params::{ExpandWildcards, Refresh},
 };
 use serde_json::{Value, json};
 
@@ -38,6 +54,10 @@ const MAX_ATTEMPTS: u32 = 8;
 pub struct ElasticStore {
     client: Elasticsearch,
     prefix: String,
+    /// Indices this store created and has not published since: writes only to these need not
+    /// wait for a refresh. Shared by clones; an index another process created is not in it, so
+    /// writes to it wait (the safe side).
+    building: Arc<Mutex<HashSet<String>>>,
 }
 
 fn err(context: impl Into<String>, reason: impl ToString, transient: bool) -> Error {
@@ -60,8 +80,18 @@ impl ElasticStore {
         Self::connect_with_prefix(url, "owp")
     }
 
-    /// With another index prefix, so that tests (or two stacks) can share one cluster.
+    /// With another index prefix, so that tests (or two stacks) can share one cluster. Index
+    /// names are `<prefix>-<collection>-v<n>`: the prefix is lower case letters, digits, `-` and
+    /// `_`, starting with a letter or a digit.
     pub fn connect_with_prefix(url: &str, prefix: &str) -> Result<Self> {
+        let valid = prefix.len() <= 64
+            && prefix.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !valid {
+            return Err(Error::Setting(format!(
+                "index prefix {prefix:?}: use up to 64 of a-z, 0-9, - and _, starting with a letter or a digit"
+            )));
+        }
         let mut url =
             Url::parse(url).map_err(|e| Error::Setting(format!("OWP_READ_STORE is not a URL: {e}")))?;
         let credentials = (!url.username().is_empty()).then(|| {
@@ -74,8 +104,59 @@ impl ElasticStore {
         if let Some(credentials) = credentials {
             builder = builder.auth(credentials);
         }
-        let transport = builder.build().map_err(|e| Error::Setting(format!("Elasticsearch client: {e}")))?;
-        Ok(Self { client: Elasticsearch::new(transport), prefix: prefix.to_owned() })
+        let transport =
+            builder.build().map_err(|e| Error::Setting(format!("Elasticsearch/OpenSearch client: {e}")))?;
+        Ok(Self {
+            client: Elasticsearch::new(transport),
+            prefix: prefix.to_owned(),
+            building: Arc::default(),
+        })
+    }
+
+    /// Deletes every index under this store's prefix, and with them their aliases: what a test
+    /// or a benchmark that owns its prefix leaves behind. The indices are named one by one,
+    /// since a cluster may refuse to delete by wildcard (`action.destructive_requires_name`).
+    pub async fn drop_all(&self) -> Result<()> {
+        let pattern = format!("{}-*", self.prefix);
+        let response = self
+            .client
+            .indices()
+            .get(IndicesGetParts::Index(&[&pattern]))
+            .expand_wildcards(&[ExpandWildcards::All])
+            .send()
+            .await
+            .map_err(|e| transport_error("cannot list indices", e))?;
+        let status = response.status_code();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(err(
+                format!("cannot list {pattern}"),
+                format!("{status}: {answer}"),
+                retryable(status.as_u16()),
+            ));
+        }
+        let names: Vec<&str> =
+            answer.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        // A URL names at most a few hundred indices comfortably.
+        for names in names.chunks(100) {
+            let response = self
+                .client
+                .indices()
+                .delete(IndicesDeleteParts::Index(names))
+                .send()
+                .await
+                .map_err(|e| transport_error("cannot delete indices", e))?;
+            let status = response.status_code();
+            if !status.is_success() && status != StatusCode::NOT_FOUND {
+                return Err(err(format!("cannot delete {pattern}"), status, retryable(status.as_u16())));
+            }
+        }
+        Ok(())
+    }
+
+    fn building(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // The set stays consistent whatever panicked while holding it: one insert or remove.
+        self.building.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn index(&self, target: &Target) -> String {
@@ -88,7 +169,7 @@ impl ElasticStore {
 
     /// Sends the documents, each to its index, in one `_bulk` request and returns the items that
     /// failed for now, with the last reason.
-    async fn bulk_once(&self, docs: &[(&str, &DocWrite)]) -> Result<(Vec<usize>, String)> {
+    async fn bulk_once(&self, docs: &[(&str, &DocWrite)], refresh: Refresh) -> Result<(Vec<usize>, String)> {
         let mut body: Vec<JsonBody<Value>> = Vec::with_capacity(docs.len() * 2);
         for (index, doc) in docs {
             let meta = json!({ "_index": index, "_id": doc.key, "version": doc.version, "version_type": "external" });
@@ -103,7 +184,7 @@ impl ElasticStore {
         let response = self
             .client
             .bulk(BulkParts::None)
-            .refresh(Refresh::WaitFor)
+            .refresh(refresh)
             .body(body)
             .send()
             .await
@@ -219,6 +300,7 @@ impl ReadStore for ElasticStore {
             .map_err(|e| transport_error("cannot create an index", e))?;
         let status = response.status_code();
         if status.is_success() {
+            self.building().insert(index);
             return Ok(());
         }
         let answer: Value = response.json().await.unwrap_or(Value::Null);
@@ -238,9 +320,17 @@ impl ReadStore for ElasticStore {
         if pending.is_empty() {
             return Ok(());
         }
+        let refresh = {
+            let building = self.building();
+            if indices.iter().all(|index| building.contains(index)) {
+                Refresh::False
+            } else {
+                Refresh::WaitFor
+            }
+        };
         let mut backoff = Duration::from_millis(100);
         for attempt in 1..=MAX_ATTEMPTS {
-            let (again, reason) = match self.bulk_once(&pending).await {
+            let (again, reason) = match self.bulk_once(&pending, refresh).await {
                 Ok(result) => result,
                 Err(error) if error.is_transient() && attempt < MAX_ATTEMPTS => {
                     ((0..pending.len()).collect(), error.to_string())
@@ -254,7 +344,7 @@ impl ReadStore for ElasticStore {
                 items = again.len(),
                 attempt,
                 reason,
-                "Elasticsearch refused items for now; re-sending them"
+                "the search engine refused items for now; re-sending them"
             );
             pending = again.into_iter().map(|i| pending[i]).collect();
             if attempt < MAX_ATTEMPTS {
@@ -280,6 +370,20 @@ impl ReadStore for ElasticStore {
             .map(|old| json!({ "remove": { "index": old, "alias": alias } }))
             .collect();
         actions.push(json!({ "add": { "index": index, "alias": alias } }));
+        // From here on writes wait for refreshes again; the refresh makes what the rebuild wrote
+        // without them searchable before readers are pointed at it.
+        self.building().remove(&index);
+        let response = self
+            .client
+            .indices()
+            .refresh(IndicesRefreshParts::Index(&[&index]))
+            .send()
+            .await
+            .map_err(|e| transport_error("cannot refresh an index", e))?;
+        let status = response.status_code();
+        if !status.is_success() {
+            return Err(err(format!("cannot refresh {index}"), status, retryable(status.as_u16())));
+        }
         self.update_aliases(actions, &format!("cannot publish {target}")).await
     }
 
@@ -298,6 +402,7 @@ impl ReadStore for ElasticStore {
             return Err(Error::Query(format!("{target} is published; publish another version first")));
         }
         let index = self.index(target);
+        self.building().remove(&index);
         let response = self
             .client
             .indices()
@@ -374,6 +479,14 @@ impl ReadStore for ElasticStore {
             ));
         }
         let docs = answer["docs"].as_array().map(Vec::as_slice).unwrap_or_default();
+        // OpenSearch answers a missing index with 200 and the error in every item (Elasticsearch
+        // with a 404 above); an item's error is never "not found".
+        if let Some(error) = docs.iter().map(|doc| &doc["error"]).find(|e| !e.is_null()) {
+            if error["type"] == "index_not_found_exception" {
+                return Err(Error::UnknownCollection(collection.to_string()));
+            }
+            return Err(err(format!("cannot read {} documents of {collection}", keys.len()), error, false));
+        }
         Ok(docs.iter().filter(|doc| doc["found"] == true).filter_map(Self::to_stored).collect())
     }
 

@@ -1,12 +1,12 @@
 //! The read store: where the translator puts denormalized documents and the read point reads
 //! them. One trait, [`ReadStore`], two implementations: PostgreSQL JSONB ([`PgStore`], the
-//! embedded default) and Elasticsearch ([`ElasticStore`]). [`AnyStore`] picks one from
-//! `OWP_READ_STORE`.
+//! embedded default) and a search engine, Elasticsearch or OpenSearch ([`ElasticStore`]).
+//! [`AnyStore`] picks one from `OWP_READ_STORE`.
 //!
 //! The model every store follows:
-//! - a collection has numbered versions; exactly one is *published* (an alias in Elasticsearch,
-//!   a view in PostgreSQL) and that is what readers see, so a full rebuild is built beside the
-//!   live version and swapped in atomically;
+//! - a collection has numbered versions; exactly one is *published* (an alias in the search
+//!   engine, a view in PostgreSQL) and that is what readers see, so a full rebuild is built
+//!   beside the live version and swapped in atomically;
 //! - every written document carries a version number from the translator; a write with a lower
 //!   or equal version than the stored one is ignored, so a late writer can never overwrite newer
 //!   content, and a deletion is a write too (a tombstone in PostgreSQL).
@@ -61,7 +61,8 @@ pub trait ReadStore: Send + Sync {
     async fn ready(&self) -> Result<()>;
 }
 
-/// The store named by `OWP_READ_STORE`: `postgres` or the URL of an Elasticsearch cluster.
+/// The store named by `OWP_READ_STORE`: `postgres` or the URL of an Elasticsearch or OpenSearch
+/// cluster.
 #[derive(Debug, Clone)]
 pub enum AnyStore {
     Postgres(PgStore),
@@ -69,15 +70,16 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
-    /// `setting` is the value of `OWP_READ_STORE`; `pool` is used when it says `postgres`.
-    pub fn from_setting(setting: &str, pool: sqlx::PgPool) -> Result<Self> {
+    /// `setting` is the value of `OWP_READ_STORE`; `pool` is used when it says `postgres`,
+    /// `index_prefix` when it is a URL.
+    pub fn from_setting(setting: &str, index_prefix: &str, pool: sqlx::PgPool) -> Result<Self> {
         match setting.trim() {
             "postgres" | "postgresql" => Ok(Self::Postgres(PgStore::new(pool))),
             url if url.starts_with("http://") || url.starts_with("https://") => {
-                Ok(Self::Elastic(ElasticStore::connect(url)?))
+                Ok(Self::Elastic(ElasticStore::connect_with_prefix(url, index_prefix)?))
             }
             other => Err(Error::Setting(format!(
-                "OWP_READ_STORE is {other:?}: expected `postgres` or an Elasticsearch URL (http:// or https://)"
+                "OWP_READ_STORE is {other:?}: expected `postgres` or the URL (http:// or https://) of an Elasticsearch or OpenSearch cluster"
             ))),
         }
     }
@@ -128,26 +130,30 @@ impl ReadStore for AnyStore {
     }
 }
 
-/// The `OWP_READ_STORE` setting, shared by the translator and the read point.
+/// The `OWP_READ_STORE` settings, shared by the translator and the read point.
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "read_store_settings")]
 pub struct ReadStoreSettings {
     /// Where read documents live: `postgres` (JSONB tables in the OWP database) or the URL of an
-    /// Elasticsearch cluster (`https://user:password@host:9200`).
+    /// Elasticsearch or OpenSearch cluster (`https://user:password@host:9200`).
     #[arg(long = "read-store", env = "OWP_READ_STORE", default_value = "postgres")]
     pub read_store: String,
+    /// In a search engine, the first part of every index and alias name
+    /// (`<prefix>-<collection>-v<n>`), so that several deployments (or tests) share a cluster.
+    #[arg(long = "read-store-prefix", env = "OWP_READ_STORE_PREFIX", default_value = "owp")]
+    pub index_prefix: String,
 }
 
 impl Default for ReadStoreSettings {
     fn default() -> Self {
-        Self { read_store: "postgres".into() }
+        Self { read_store: "postgres".into(), index_prefix: "owp".into() }
     }
 }
 
 impl ReadStoreSettings {
     /// The store, with `pool` for the PostgreSQL one.
     pub fn open(&self, pool: sqlx::PgPool) -> Result<AnyStore> {
-        AnyStore::from_setting(&self.read_store, pool)
+        AnyStore::from_setting(&self.read_store, &self.index_prefix, pool)
     }
 
     /// The URL without its password, for messages.

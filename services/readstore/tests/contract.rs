@@ -1,5 +1,6 @@
-//! The read store contract, written once and run against every store: always against
-//! PostgreSQL, and against Elasticsearch when `ELASTICSEARCH_URL` is set (then it must pass too).
+//! The read store contract, written once and run against every store: PostgreSQL and a search
+//! engine, OpenSearch (what `scripts/services start` runs) or Elasticsearch. Both halves are
+//! mandatory: without a search engine to talk to, its half fails and says how to get one.
 
 use owp_platform::db::DatabaseSettings;
 use owp_readstore::{
@@ -20,9 +21,30 @@ async fn postgres() -> PgStore {
     PgStore::new(database.pool("public", 4).await.unwrap())
 }
 
-fn elasticsearch() -> Option<ElasticStore> {
-    let url = std::env::var("ELASTICSEARCH_URL").ok().filter(|u| !u.is_empty())?;
-    Some(ElasticStore::connect_with_prefix(&url, &format!("owp-test-{}", unique())).unwrap())
+/// The search engine's URL: `OWP_TEST_OPENSEARCH_URL`, or `ELASTICSEARCH_URL` as before.
+fn search_engine_url() -> String {
+    ["OWP_TEST_OPENSEARCH_URL", "ELASTICSEARCH_URL"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|url| !url.is_empty()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no search engine to test against: run `scripts/services start` (it starts OpenSearch on \
+                 127.0.0.1:9200) and set OWP_TEST_OPENSEARCH_URL=http://127.0.0.1:9200, or point \
+                 OWP_TEST_OPENSEARCH_URL (or ELASTICSEARCH_URL) at another Elasticsearch or OpenSearch cluster"
+            )
+        })
+}
+
+/// A store with indices of its own (`owp-test-<random>-…`), so that tests run in parallel.
+async fn search_engine() -> ElasticStore {
+    let url = search_engine_url();
+    let store = ElasticStore::connect_with_prefix(&url, &format!("owp-test-{}", unique())).unwrap();
+    if let Err(error) = store.ready().await {
+        panic!(
+            "the search engine at {url} does not answer ({error}): is `scripts/services start` running it?"
+        );
+    }
+    store
 }
 
 /// Runs one contract function against each store.
@@ -34,15 +56,11 @@ macro_rules! contract {
                 super::$name(&super::postgres().await).await;
             }
             #[tokio::test]
-            async fn elasticsearch() {
-                match super::elasticsearch() {
-                    Some(store) => super::$name(&store).await,
-                    // Straight to stderr, past the test harness's capture, so every run says it.
-                    None => {
-                        use std::io::Write as _;
-                        let _ = writeln!(std::io::stderr(), "not run against Elasticsearch: ELASTICSEARCH_URL is not set");
-                    }
-                }
+            async fn search_engine() {
+                let store = super::search_engine().await;
+                super::$name(&store).await;
+                // Only after a pass: a failed test leaves its indices to look at.
+                store.drop_all().await.unwrap();
             }
         }
     )*};
@@ -128,6 +146,9 @@ async fn rebuild_is_swapped_in_atomically<S: ReadStore>(store: &S) {
     store.publish(&v2).await.unwrap();
     assert_eq!(store.get(&c, "old").await.unwrap(), None);
     assert_eq!(store.get(&c, "new").await.unwrap().unwrap().doc, json!({"from": "v2"}));
+    // Searches see everything the rebuild wrote as soon as it is published.
+    let listed = store.list(&c, &ListQuery::default()).await.unwrap();
+    assert_eq!(listed.items.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(), vec!["new"]);
     assert_eq!(store.published(&c).await.unwrap(), Some(v2.clone()));
 
     // The published version cannot be dropped; the old one can.

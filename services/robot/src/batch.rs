@@ -9,10 +9,10 @@ use std::{
 };
 
 use futures::future::try_join_all;
-use owp_platform::topics::Topics;
+use owp_platform::{kafka, topics::Topics};
 use owp_protocol::TopicName;
 use rdkafka::{
-    message::{Header, OwnedHeaders},
+    message::Header,
     producer::{FutureProducer, FutureRecord},
 };
 use sqlx::{Acquire, PgConnection, PgPool};
@@ -276,10 +276,10 @@ async fn publish(
     let sends = facts.iter().map(|fact| {
         let payload = fact.event.to_json();
         async move {
-            // No Kafka headers: the fact names its kind and event id itself, and tansu 0.6 keeps
-            // headers in an unindexed table that every fetched record scans in full (the
-            // dead letters below keep theirs: they are few, and their headers say where from).
-            let record = FutureRecord::to(topic.as_str()).key(fact.key.as_str()).payload(&payload);
+            let record = FutureRecord::to(topic.as_str())
+                .key(fact.key.as_str())
+                .payload(&payload)
+                .headers(kafka::event_headers(&fact.event));
             let delivered =
                 producer.send(record, Duration::from_secs(10)).await.map_err(|(err, _)| Error::Kafka(err))?;
             handoff.offer(Acked {
@@ -307,7 +307,9 @@ async fn dead_letter(
         let partition = message.partition.to_string();
         let offset = message.offset.to_string();
         async move {
-            let headers = OwnedHeaders::new()
+            // The original's own headers (when it is a command or a fact), then where it was parked.
+            let headers = kafka::headers_of(&message.payload)
+                .unwrap_or_default()
                 .insert(Header { key: "group", value: Some(group) })
                 .insert(Header { key: "topic", value: Some(source.as_str()) })
                 .insert(Header { key: "partition", value: Some(partition.as_str()) })

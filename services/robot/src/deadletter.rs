@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use owp_platform::kafka;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::PgPool;
 
@@ -25,6 +26,9 @@ pub async fn retry(
     store::set_retrying(pool, schema, &chosen_ids, true).await?;
     for (done, message) in chosen.iter().enumerate() {
         let mut record = FutureRecord::to(&message.topic).payload(&message.payload);
+        if let Some(headers) = kafka::headers_of(&message.payload) {
+            record = record.headers(headers);
+        }
         if let Some(key) = &message.key {
             record = record.key(key.as_str());
         }

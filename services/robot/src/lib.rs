@@ -14,7 +14,7 @@ mod error;
 mod handler;
 pub mod handoff;
 mod metrics;
-mod ownership;
+pub mod ownership;
 mod runner;
 mod schema;
 mod settings;

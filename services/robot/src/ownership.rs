@@ -8,9 +8,12 @@
 //! PostgreSQL anyway, so the lock and the offsets are in one place. A process takes every free
 //! partition; further processes are hot standbys.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, time::Duration};
 
 use sqlx::{Connection, PgConnection, PgPool};
+
+/// How often a robot tries to take partitions nobody holds (and checks that its locks are alive).
+pub const OWNERSHIP_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub struct Ownership {

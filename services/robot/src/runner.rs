@@ -22,12 +22,11 @@ use crate::{
     batch::{BatchError, Sink, Step},
     handoff::{Handoff, Sequencer, Subscription},
     metrics::{GroupLabels, PartitionLabels},
-    ownership::Ownership,
+    ownership::{OWNERSHIP_INTERVAL, Ownership},
     store,
 };
 
-/// How often a robot tries to take partitions nobody holds, and re-reads the partition list.
-const OWNERSHIP_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a robot re-reads the partition list.
 const PARTITIONS_INTERVAL: Duration = Duration::from_secs(30);
 /// How often positions are also committed to Kafka (for lag tools only). Each commit is a write
 /// on the broker; per batch, at hundreds of batches a second, it was a good part of its load.

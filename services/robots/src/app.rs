@@ -74,14 +74,8 @@ impl Robots {
         handoff: Handoff,
     ) -> anyhow::Result<Self> {
         let pool = prepare_database(database).await?;
-        // Not idempotent: every fact carries a deterministic event id and is deduplicated by the
-        // projector, and tansu 0.6 can panic on the idempotence state of a producer whose
-        // process was killed mid-send (seen in the crash test), taking the broker down.
-        let tuning = ProducerTuning {
-            delivery_timeout: Duration::from_secs(10),
-            idempotent: false,
-            ..ProducerTuning::default()
-        };
+        let tuning =
+            ProducerTuning { delivery_timeout: Duration::from_secs(10), ..ProducerTuning::default() };
         let producer = kafka::producer(kafka_settings, "owp-robots", &tuning)?;
         let mut registry = prometheus_client::registry::Registry::default();
         let metrics = RobotMetrics::register(&mut registry);

@@ -172,7 +172,7 @@ pub async fn fresh_schema(
 }
 
 /// The tables change capture (migration 0002) follows.
-const CAPTURED: &[&str] = &["users", "sessions", "session_activity", "profiles", "businesses", "messages"];
+const CAPTURED: &[&str] = &["users", "sessions", "profiles", "businesses", "messages"];
 
 async fn set_capture(pool: &PgPool, on: bool) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
@@ -242,7 +242,7 @@ fn reader(kafka: &KafkaSettings) -> anyhow::Result<StreamConsumer> {
         // A rebuild reads a log that is there already, so the broker never needs to hold a fetch
         // for new data; tansu 0.6 holds every fetch for its full wait, data or not (librdkafka's
         // 500 ms default made each 5 MB fetch wait a quarter of a second).
-        .set("fetch.wait.max.ms", "5")
+        .set("fetch.wait.max.ms", std::env::var("OWP_H4_REPLAY_FETCH_WAIT").unwrap_or_else(|_| "5".into())) // H4-TEMP
         .create()?)
 }
 

@@ -2,7 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use owp_platform::handoff::{Acked, Handoff};
+use owp_platform::{
+    handoff::{Acked, Handoff},
+    kafka,
+};
 use owp_protocol::{DocumentId, Submission, TopicName};
 use prometheus_client::metrics::histogram::Histogram;
 use rdkafka::{
@@ -80,10 +83,10 @@ impl CommandLog {
     pub async fn append(&self, submission: &Submission) -> Result<Receipt, ProduceError> {
         let command = &submission.command;
         let payload = command.to_json();
-        // No Kafka headers: the payload names its item type and document id already, and tansu
-        // 0.6 keeps headers in an unindexed table that every fetched record scans in full, which
-        // made reading a topic slower with every header ever written.
-        let record = FutureRecord::to(self.topic.as_str()).key(submission.key.as_str()).payload(&payload);
+        let record = FutureRecord::to(self.topic.as_str())
+            .key(submission.key.as_str())
+            .payload(&payload)
+            .headers(kafka::command_headers(command));
         let start = Instant::now();
         let delivery = match self.producer.send_result(record) {
             Ok(delivery) => delivery,

@@ -1,6 +1,6 @@
 # One private copy of OWP per engineer, at the small profile: every part of
-# the production shape (3 AZs, 3 ZooKeeper nodes, 3 Kafka brokers with
-# instance store, RDS, OpenSearch, an ALB), each at its smallest sensible
+# the production shape (3 AZs, 3 ZooKeeper nodes, 3 Kafka brokers on
+# EBS data volumes, RDS, OpenSearch, an ALB), each at its smallest sensible
 # size. State key dev/<engineer>/terraform.tfstate, variables in
 # <engineer>.tfvars; run it through terraform/env.
 
@@ -19,6 +19,7 @@ module "stack" {
   allow_destroy      = var.allow_destroy
   image_manifest_dir = var.image_manifest_dir != "" ? var.image_manifest_dir : "${path.root}/../../../packer/manifests"
   ami_ids            = var.ami_ids
+  pinned_ami_ids     = var.pinned_ami_ids
 
   # The small profile (see terraform/README.md for what it costs per day).
   availability_zone_suffixes     = ["a", "b", "c"]
@@ -26,11 +27,15 @@ module "stack" {
   zookeeper_node_count           = 3
   zookeeper_instance_type        = "t3.small"
   kafka_broker_count             = 3
-  kafka_instance_type            = "c5d.large"
+  kafka_instance_type            = "t3.medium"
+  kafka_data_volume_size_gb      = 20
+  kafka_data_volume_iops         = 3000
+  kafka_data_volume_throughput   = 125
   kafka_heap                     = "1g"
   postgres_instance_class        = "db.t4g.small"
   postgres_multi_az              = false
   postgres_backup_retention_days = 1
+  postgres_backup_copy_days      = 7
   search_instance_type           = "t3.small.search"
   search_instance_count          = 1
   search_dedicated_master_type   = ""

@@ -48,6 +48,12 @@ variable "ami_ids" {
   default     = {}
 }
 
+variable "pinned_ami_ids" {
+  type        = map(map(string))
+  description = "Per-node AMI pins, e.g. { kafka = { \"2\" = \"ami-...\" } }: the node is created or rolled from that AMI instead of the newest manifest's."
+  default     = {}
+}
+
 variable "alarm_email" {
   type        = string
   description = "Optional e-mail address for the alarm topic."

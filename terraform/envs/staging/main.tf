@@ -16,6 +16,7 @@ module "stack" {
   alarm_email        = var.alarm_email
   image_manifest_dir = var.image_manifest_dir != "" ? var.image_manifest_dir : "${path.root}/../../../packer/manifests"
   ami_ids            = var.ami_ids
+  pinned_ami_ids     = var.pinned_ami_ids
 
   cidr_block                     = "10.41.0.0/16"
   availability_zone_suffixes     = ["a", "b", "c"]
@@ -23,11 +24,15 @@ module "stack" {
   zookeeper_node_count           = 3
   zookeeper_instance_type        = "m6i.large"
   kafka_broker_count             = 3
-  kafka_instance_type            = "m6id.large"
+  kafka_instance_type            = "m6i.large"
+  kafka_data_volume_size_gb      = 200
+  kafka_data_volume_iops         = 3000
+  kafka_data_volume_throughput   = 125
   kafka_heap                     = "2g"
   postgres_instance_class        = "db.m6g.large"
   postgres_multi_az              = true
   postgres_backup_retention_days = 7
+  postgres_backup_copy_days      = 35
   search_instance_type           = "m6g.large.search"
   search_instance_count          = 3
   search_dedicated_master_type   = ""

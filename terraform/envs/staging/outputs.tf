@@ -32,3 +32,23 @@ output "ami_ids" {
   description = "AMIs the environment runs."
   value       = module.stack.ami_ids
 }
+
+output "kafka_nodes" {
+  description = "Per broker: node id, address, instance, AMI running and wanted, and what a roll replaces (terraform/env roll kafka reads it)."
+  value       = module.stack.kafka_nodes
+}
+
+output "zookeeper_nodes" {
+  description = "Per metadata node: node id, address, instance, AMI running and wanted, and what a roll replaces (terraform/env roll zookeeper reads it)."
+  value       = module.stack.zookeeper_nodes
+}
+
+output "operator_names" {
+  description = "Names an operator types in the runbooks' commands (database, groups, log group, namespace, instance names)."
+  value       = module.stack.operator_names
+}
+
+output "alarms" {
+  description = "Every alarm of the environment with the runbook it links."
+  value       = module.stack.alarms
+}

@@ -12,15 +12,16 @@ resource "aws_acm_certificate" "this" {
   }
 }
 
+# Keyed by the names in configuration, not by the certificate's computed
+# options, so the plan knows how many records there are before the
+# certificate exists.
 resource "aws_route53_record" "validation" {
-  for_each = {
-    for o in aws_acm_certificate.this.domain_validation_options : o.domain_name => o
-  }
+  for_each = toset([var.domain_name])
 
   zone_id         = var.route53_zone_id
-  name            = each.value.resource_record_name
-  type            = each.value.resource_record_type
-  records         = [each.value.resource_record_value]
+  name            = one([for o in aws_acm_certificate.this.domain_validation_options : o.resource_record_name if o.domain_name == each.key])
+  type            = one([for o in aws_acm_certificate.this.domain_validation_options : o.resource_record_type if o.domain_name == each.key])
+  records         = [one([for o in aws_acm_certificate.this.domain_validation_options : o.resource_record_value if o.domain_name == each.key])]
   ttl             = 300
   allow_overwrite = true
 }

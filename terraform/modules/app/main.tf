@@ -6,6 +6,8 @@
 # instance role. Alarms link to their runbooks.
 
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   services = {
@@ -23,9 +25,17 @@ locals {
     } : key => trimprefix("${var.runbook_base_url}/runbooks/${file}", "/")
   }
 
+  # Named here, not read from the group: the launch template's user data
+  # carries it, and the group depends on the launch template.
+  autoscaling_group_name = "${var.name}-app"
+  launch_hook            = "owp-release-installed"
+
   user_data = templatefile("${path.module}/../../templates/app-user-data.sh.tftpl", {
     region              = data.aws_region.current.name
     environment         = var.environment
+    topic_replication   = var.topic_replication
+    autoscaling_group   = local.autoscaling_group_name
+    launch_hook         = local.launch_hook
     kafka_brokers       = var.kafka_brokers
     read_store          = var.read_store_url
     database_secret_arn = var.database_secret_arn
@@ -97,15 +107,18 @@ resource "aws_vpc_security_group_egress_rule" "app_https" {
   to_port           = 443
 }
 
-resource "aws_vpc_security_group_egress_rule" "app_in_vpc" {
-  for_each = { kafka = 9092, postgres = 5432 }
+# The data path's stores, each by its own security group and port only
+# (Kafka 9092, PostgreSQL 5432, the read store 443); the store's module
+# opens the other side for this group.
+resource "aws_vpc_security_group_egress_rule" "app_to_stores" {
+  for_each = var.store_endpoints
 
-  security_group_id = aws_security_group.app.id
-  description       = "${each.key} inside the VPC"
-  cidr_ipv4         = var.vpc_cidr_block
-  ip_protocol       = "tcp"
-  from_port         = each.value
-  to_port           = each.value
+  security_group_id            = aws_security_group.app.id
+  description                  = "To ${each.key}"
+  referenced_security_group_id = each.value.security_group_id
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
 }
 
 # --- Instance role (least privilege) --------------------------------------------
@@ -171,6 +184,34 @@ data "aws_iam_policy_document" "app" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${var.log_group_arn}:*"]
   }
+  # Session Manager writes each session's transcript to the account's log
+  # group (terraform/bootstrap) and checks that it is encrypted.
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${var.session_log_group_arn}:*"]
+  }
+  statement {
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["${regex("^(arn:[^:]+:logs:[^:]+:[0-9]+:)", var.session_log_group_arn)[0]}log-group:*"]
+  }
+  # owp-search-signer signs the services' read-store requests with this role.
+  statement {
+    sid       = "ReadStore"
+    actions   = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete", "es:ESHttpPatch"]
+    resources = ["${var.read_store_domain_arn}/*"]
+  }
+  # owp-launch-gate puts its own instance in service (or gives it up).
+  statement {
+    sid       = "CompleteTheLaunchHook"
+    actions   = ["autoscaling:CompleteLifecycleAction"]
+    resources = ["arn:${data.aws_partition.current.partition}:autoscaling:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.autoscaling_group_name}"]
+  }
+}
+
+# Session Manager: the only way onto an instance (no SSH, no key pairs).
+resource "aws_iam_role_policy_attachment" "ssm" {
+  role       = aws_iam_role.app.name
+  policy_arn = var.session_manager_policy_arn
 }
 
 resource "aws_iam_role_policy" "app" {
@@ -232,7 +273,7 @@ resource "aws_launch_template" "app" {
 }
 
 resource "aws_autoscaling_group" "app" {
-  name                = "${var.name}-app"
+  name                = local.autoscaling_group_name
   min_size            = var.min_size
   max_size            = var.max_size
   vpc_zone_identifier = var.private_subnet_ids
@@ -241,13 +282,29 @@ resource "aws_autoscaling_group" "app" {
   # a deploy, and an ELB health check would have the group replace it.
   health_check_type         = "EC2"
   health_check_grace_period = 120
+  # An instance enters service only when owp-launch-gate says so, which on a
+  # new environment waits for the database and brokers Terraform is still
+  # creating: Terraform does not wait for it (the smoke test is the gate).
+  wait_for_capacity_timeout = "0"
 
   launch_template {
     id      = aws_launch_template.app.id
     version = aws_launch_template.app.latest_version
   }
 
-  # A new AMI or user data rolls the fleet, a third at a time.
+  # A new instance stays in Pending:Wait, out of every target group, until
+  # owp-launch-gate has seen the deployer install the current release and
+  # completes this hook; one that cannot is abandoned and replaced. The
+  # heartbeat is above the gate's own deadline (owp-launch-gate.service).
+  initial_lifecycle_hook {
+    name                 = local.launch_hook
+    lifecycle_transition = "autoscaling:EC2_INSTANCE_LAUNCHING"
+    heartbeat_timeout    = 1800
+    default_result       = "ABANDON"
+  }
+
+  # A new AMI or user data rolls the fleet, a third at a time; instance
+  # refresh waits for each new instance's launch hook.
   instance_refresh {
     strategy = "Rolling"
     preferences {

@@ -31,3 +31,32 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.unhealthy_targets : a.alarm_name],
   )
 }
+
+output "security_rules" {
+  description = "Every rule of the ALB's and the instances' security groups as group/direction/port/peer, so tests can compare them with the architecture's list."
+  value = concat(
+    [for r in [aws_vpc_security_group_ingress_rule.alb_https_ipv4] : { group = "alb", direction = "ingress", port = r.from_port, to_port = r.to_port, peer = r.cidr_ipv4 }],
+    [for k, r in aws_vpc_security_group_egress_rule.alb_to_app : { group = "alb", direction = "egress", port = r.from_port, to_port = r.to_port, peer = "app" }],
+    [for k, r in aws_vpc_security_group_ingress_rule.app_from_alb : { group = "app", direction = "ingress", port = r.from_port, to_port = r.to_port, peer = "alb" }],
+    [for r in [aws_vpc_security_group_egress_rule.app_https] : { group = "app", direction = "egress", port = r.from_port, to_port = r.to_port, peer = r.cidr_ipv4 }],
+    [for k, r in aws_vpc_security_group_egress_rule.app_to_stores : { group = "app", direction = "egress", port = r.from_port, to_port = r.to_port, peer = k }],
+  )
+}
+
+output "launch_hook" {
+  description = "Name of the Auto Scaling group's launch lifecycle hook that owp-launch-gate completes."
+  value       = local.launch_hook
+}
+
+output "alarms" {
+  description = "Every alarm of the module with the runbook its description links."
+  value = [
+    for a in concat([aws_cloudwatch_metric_alarm.alb_5xx, aws_cloudwatch_metric_alarm.consumer_lag, aws_cloudwatch_metric_alarm.rollback], values(aws_cloudwatch_metric_alarm.target_5xx), values(aws_cloudwatch_metric_alarm.unhealthy_targets)) :
+    { name = a.alarm_name, runbook = regex("runbooks/([a-z0-9-]+[.]md)$", a.alarm_description)[0] }
+  ]
+}
+
+output "role_arn" {
+  description = "The app instances' role (the read store admits its signed requests)."
+  value       = aws_iam_role.app.arn
+}

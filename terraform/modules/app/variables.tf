@@ -59,12 +59,35 @@ variable "vpc_id" {
   description = "VPC of the ALB and the instances."
 }
 
-variable "vpc_cidr_block" {
-  type        = string
-  description = "VPC CIDR; instances may open Kafka (9092) and PostgreSQL (5432) connections inside it."
+variable "store_endpoints" {
+  type = map(object({
+    security_group_id = string
+    port              = number
+  }))
+  description = "The stores the services talk to (kafka, postgres, search): the only places besides HTTPS to AWS the instances may connect to."
   validation {
-    condition     = can(cidrhost(var.vpc_cidr_block, 0))
-    error_message = "The vpc_cidr_block must be a CIDR."
+    condition     = alltrue([for k, v in var.store_endpoints : contains(["kafka", "postgres", "search"], k)])
+    error_message = "The store_endpoints keys must be kafka, postgres or search."
+  }
+}
+
+variable "topic_replication" {
+  type        = number
+  description = "OWP_TOPIC_REPLICATION for `owp topics` and `owp up` on an instance: the replication factor of topics created from there."
+  default     = 3
+  validation {
+    condition     = var.topic_replication >= 3
+    error_message = "The topic_replication must be at least 3 on AWS."
+  }
+}
+
+variable "session_manager_policy_arn" {
+  type        = string
+  description = "Managed policy that lets the SSM agent register the instance for Session Manager (AmazonSSMManagedInstanceCore)."
+  default     = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/", var.session_manager_policy_arn))
+    error_message = "The session_manager_policy_arn must be an IAM policy ARN."
   }
 }
 
@@ -127,10 +150,10 @@ variable "kafka_brokers" {
 
 variable "read_store_url" {
   type        = string
-  description = "OWP_READ_STORE: the OpenSearch URL (or \"postgres\")."
+  description = "The OpenSearch domain's HTTPS URL; owp-search-signer forwards the services' signed requests there (OWP_READ_STORE is the signer)."
   validation {
-    condition     = var.read_store_url == "postgres" || can(regex("^https://", var.read_store_url))
-    error_message = "The read_store_url must be \"postgres\" or an https:// URL."
+    condition     = can(regex("^https://", var.read_store_url))
+    error_message = "The read_store_url must be an https:// URL."
   }
 }
 
@@ -223,5 +246,23 @@ variable "log_retention_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "The log_retention_days must be a value CloudWatch Logs accepts."
+  }
+}
+
+variable "session_log_group_arn" {
+  type        = string
+  description = "ARN of the account's Session Manager transcript log group (terraform/bootstrap, /owp/session-manager)."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:logs:[a-z0-9-]+:[0-9]{12}:log-group:/owp/session-manager$", var.session_log_group_arn))
+    error_message = "The session_log_group_arn must be the ARN of the /owp/session-manager log group."
+  }
+}
+
+variable "read_store_domain_arn" {
+  type        = string
+  description = "ARN of the OpenSearch domain; the instance role may send it signed HTTP requests."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:es:", var.read_store_domain_arn))
+    error_message = "The read_store_domain_arn must be an OpenSearch domain ARN."
   }
 }

@@ -17,3 +17,52 @@ output "instance_ids" {
   description = "EC2 instance ids of the brokers."
   value       = aws_instance.broker[*].id
 }
+
+output "data_volume_ids" {
+  description = "EBS data volume of each broker, by broker id order (survives instance replacement)."
+  value       = local.volume_ids
+}
+
+output "network_interface_ids" {
+  description = "Network interface (fixed address) of each broker, by broker id order."
+  value       = local.eni_ids
+}
+
+output "nodes" {
+  description = "Per broker: node id, address, instance, the AMI it runs and the resource addresses that `terraform/env <env> roll kafka` replaces."
+  value = [
+    for b in local.brokers : {
+      node_id     = b.id
+      ip          = b.ip
+      instance_id = aws_instance.broker[b.index].id
+      ami_id      = aws_instance.broker[b.index].ami
+      wanted_ami  = b.ami_id
+      # sha1 (no secret in it) of the user data the instance booted with, and of what a roll
+      # would give it: they differ when the broker's configuration changed.
+      user_data_sha1        = nonsensitive(sha1(aws_instance.broker[b.index].user_data_base64))
+      wanted_user_data_sha1 = nonsensitive(sha1(local.user_data[b.index]))
+      replace               = "aws_instance.broker[${b.index}]"
+      targets               = ["aws_instance.broker[${b.index}]", "aws_volume_attachment.data[${b.index}]"]
+    }
+  ]
+}
+
+output "alarms" {
+  description = "Every alarm of the module with the runbook its description links."
+  value = concat(
+    [for a in [aws_cloudwatch_metric_alarm.under_replicated, aws_cloudwatch_metric_alarm.under_min_isr, aws_cloudwatch_metric_alarm.offline_partitions, aws_cloudwatch_metric_alarm.active_controllers, aws_cloudwatch_metric_alarm.disk] :
+    { name = a.alarm_name, runbook = regex("runbooks/([a-z0-9-]+[.]md)$", a.alarm_description)[0] }],
+    [for a in concat(aws_cloudwatch_metric_alarm.status_system, aws_cloudwatch_metric_alarm.status_instance) :
+    { name = a.alarm_name, runbook = regex("runbooks/([a-z0-9-]+[.]md)$", a.alarm_description)[0] }],
+  )
+}
+
+output "zookeeper_chroot" {
+  description = "ZooKeeper path the cluster's znodes live under (zookeeper-shell paths start with it)."
+  value       = var.zookeeper_chroot
+}
+
+output "instance_names" {
+  description = "Name tags of the brokers, by broker id order."
+  value       = [for t in local.node_tags : t.Name]
+}

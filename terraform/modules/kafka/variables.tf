@@ -29,19 +29,29 @@ variable "broker_count" {
 
 variable "instance_type" {
   type        = string
-  description = "EC2 instance type of the brokers; must have instance-store NVMe SSDs (i3en, i4i, m6id, ...)."
+  description = "EC2 instance type of the brokers; Nitro (the log lives on the gp3 data volume, not on instance store)."
   validation {
-    condition     = can(regex("^(i3|i3en|i4i|i4g|im4gn|is4gen|m5d|m5ad|m5dn|m6id|m6idn|m6gd|m7gd|c5d|c6id|c6gd|c7gd|r5d|r6id|r6idn|r6gd|r7gd|d3|d3en)\\.", var.instance_type))
-    error_message = "The instance_type must be a family with instance-store NVMe disks (e.g. m6id.large, i4i.xlarge)."
+    condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.instance_type)) && !can(regex("^(t2|m4|c4|r4|i3)\\.", var.instance_type))
+    error_message = "The instance_type must look like m6i.large and be a Nitro type (not t2, m4, c4, r4 or i3)."
   }
 }
 
 variable "ami_id" {
   type        = string
-  description = "AMI baked by packer/kafka.pkr.hcl."
+  description = "AMI baked by packer/kafka.pkr.hcl for brokers created or rolled from now on; running brokers keep theirs (ignore_changes) until they are rolled."
   validation {
     condition     = can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
     error_message = "The ami_id must look like ami-0123456789abcdef0."
+  }
+}
+
+variable "pinned_ami_ids" {
+  type        = map(string)
+  description = "AMI per broker id (\"1\", \"2\", ...) that overrides ami_id for that broker when it is created or rolled: a canary on a new image, or a node held on a known one."
+  default     = {}
+  validation {
+    condition     = alltrue([for k, v in var.pinned_ami_ids : can(regex("^[1-9][0-9]*$", k)) && can(regex("^ami-[0-9a-f]{8,17}$", v))])
+    error_message = "The pinned_ami_ids keys must be broker ids (\"1\", \"2\", ...) and the values AMI ids."
   }
 }
 
@@ -99,12 +109,12 @@ variable "subnet_ids" {
   }
 }
 
-variable "subnet_cidrs" {
+variable "static_cidrs" {
   type        = list(string)
-  description = "CIDRs of subnet_ids, same order; brokers get fixed addresses so advertised.listeners is known at plan time."
+  description = "Reserved range of each subnet in subnet_ids (the network module's static_cidrs, same order); broker addresses come from it, so no other ENI can take one."
   validation {
-    condition     = alltrue([for c in var.subnet_cidrs : can(cidrhost(c, 0))])
-    error_message = "Every subnet_cidrs entry must be a CIDR."
+    condition     = alltrue([for c in var.static_cidrs : can(cidrhost(c, 0))])
+    error_message = "Every static_cidrs entry must be a CIDR."
   }
 }
 
@@ -113,13 +123,13 @@ variable "azs" {
   description = "Availability zone of each subnet, same order; it becomes broker.rack."
 }
 
-variable "host_number" {
+variable "address_offset" {
   type        = number
-  description = "Host number inside each subnet of the first broker there (keep clear of the metadata nodes')."
-  default     = 20
+  description = "Offset inside each subnet's reserved range of the first broker there (0-7 belong to the metadata nodes)."
+  default     = 8
   validation {
-    condition     = var.host_number >= 4 && var.host_number <= 250
-    error_message = "The host_number must be between 4 and 250."
+    condition     = var.address_offset >= 8 && var.address_offset <= 24 && floor(var.address_offset) == var.address_offset
+    error_message = "The address_offset must be a whole number from 8 to 24."
   }
 }
 
@@ -170,10 +180,66 @@ variable "kafka_cluster_id" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "KMS key that encrypts the brokers' root volumes."
+  description = "KMS key that encrypts the brokers' root and data volumes."
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
     error_message = "The kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "data_volume_size_gb" {
+  type        = number
+  description = "gp3 data volume per broker (its log.dirs); it survives instance replacement."
+  default     = 100
+  validation {
+    condition     = var.data_volume_size_gb >= 10 && var.data_volume_size_gb <= 16384
+    error_message = "The data_volume_size_gb must be between 10 and 16384."
+  }
+}
+
+variable "data_volume_iops" {
+  type        = number
+  description = "Provisioned IOPS of each data volume (gp3: 3000 included)."
+  default     = 3000
+  validation {
+    condition     = var.data_volume_iops >= 3000 && var.data_volume_iops <= 16000
+    error_message = "The data_volume_iops must be between 3000 and 16000."
+  }
+}
+
+variable "data_volume_throughput" {
+  type        = number
+  description = "Provisioned throughput (MiB/s) of each data volume (gp3: 125 included)."
+  default     = 125
+  validation {
+    condition     = var.data_volume_throughput >= 125 && var.data_volume_throughput <= 1000
+    error_message = "The data_volume_throughput must be between 125 and 1000."
+  }
+}
+
+variable "data_device_name" {
+  type        = string
+  description = "Device name the data volume is attached as; owp-kafka-node mounts it (amazon-ec2-utils links the NVMe device to this name)."
+  default     = "/dev/sdf"
+  validation {
+    condition     = can(regex("^/dev/sd[f-p]$", var.data_device_name))
+    error_message = "The data_device_name must be /dev/sdf to /dev/sdp."
+  }
+}
+
+variable "protect_data" {
+  type        = bool
+  description = "prevent_destroy on the data volumes and network interfaces (staging and prod); off only for engineer environments, which are destroyed daily."
+  default     = true
+}
+
+variable "session_manager_policy_arn" {
+  type        = string
+  description = "Managed policy that lets the SSM agent register the instance for Session Manager (AmazonSSMManagedInstanceCore)."
+  default     = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/", var.session_manager_policy_arn))
+    error_message = "The session_manager_policy_arn must be an IAM policy ARN."
   }
 }
 
@@ -185,4 +251,51 @@ variable "log_group_name" {
 variable "log_group_arn" {
   type        = string
   description = "ARN of log_group_name, for the instance role's policy."
+}
+
+variable "metrics_namespace" {
+  type        = string
+  description = "CloudWatch namespace owp-node-metrics publishes the nodes' health to (OWP/<environment>); the alarms watch it."
+  validation {
+    condition     = can(regex("^OWP/[a-z0-9-]+$", var.metrics_namespace))
+    error_message = "The metrics_namespace must look like OWP/dev-alice."
+  }
+}
+
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic that every alarm notifies."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "The alarm_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "runbook_base_url" {
+  type        = string
+  description = "Prefix of runbook links in alarm descriptions; empty leaves the repository path runbooks/<name>.md."
+  default     = ""
+  validation {
+    condition     = var.runbook_base_url == "" || can(regex("^https://", var.runbook_base_url))
+    error_message = "The runbook_base_url must be empty or an https:// URL."
+  }
+}
+
+variable "disk_alarm_percent" {
+  type        = number
+  description = "Used share (percent) of the fullest data volume that raises the disk alarm."
+  default     = 80
+  validation {
+    condition     = var.disk_alarm_percent >= 50 && var.disk_alarm_percent <= 95
+    error_message = "The disk_alarm_percent must be between 50 and 95."
+  }
+}
+
+variable "session_log_group_arn" {
+  type        = string
+  description = "ARN of the account's Session Manager transcript log group (terraform/bootstrap, /owp/session-manager)."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:logs:[a-z0-9-]+:[0-9]{12}:log-group:/owp/session-manager$", var.session_log_group_arn))
+    error_message = "The session_log_group_arn must be the ARN of the /owp/session-manager log group."
+  }
 }

@@ -1,6 +1,10 @@
 # One VPC per environment: a public and a private subnet per AZ, NAT for
 # egress, an S3 gateway endpoint (release downloads stay off the NAT bill),
-# flow logs, and a default security group that allows nothing.
+# interface endpoints for Session Manager, flow logs, and a default security
+# group that allows nothing. Each private subnet reserves a /27 (explicit
+# CIDR reservation) for the fixed addresses of the Kafka brokers and the
+# metadata nodes, so that no RDS, OpenSearch, Lambda or app ENI can ever take
+# one of them, not even while a node is being replaced.
 
 # Also fails the plan early if a named zone does not exist or is not
 # available in the region.
@@ -22,6 +26,9 @@ locals {
   public_cidrs    = [for i, _ in local.azs : cidrsubnet(var.cidr_block, local.newbits, i)]
   private_cidrs   = [for i, _ in local.azs : cidrsubnet(var.cidr_block, local.newbits, i + 8)]
   nat_gateway_cnt = min(var.nat_gateway_count, length(local.azs))
+  # Hosts 32..63 of each private subnet: /27 block number 1 (block 0 holds
+  # the four addresses AWS reserves).
+  static_cidrs = [for c in local.private_cidrs : cidrsubnet(c, 27 - tonumber(split("/", c)[1]), 1)]
 }
 
 resource "aws_vpc" "this" {
@@ -64,6 +71,15 @@ resource "aws_subnet" "private" {
   cidr_block        = local.private_cidrs[count.index]
 
   tags = { Name = "${var.name}-private-${local.azs[count.index]}", Tier = "private" }
+}
+
+resource "aws_ec2_subnet_cidr_reservation" "static" {
+  count = length(local.azs)
+
+  subnet_id        = aws_subnet.private[count.index].id
+  cidr_block       = local.static_cidrs[count.index]
+  reservation_type = "explicit"
+  description      = "Fixed addresses of the Kafka brokers and metadata nodes"
 }
 
 resource "aws_eip" "nat" {
@@ -129,6 +145,40 @@ resource "aws_vpc_endpoint" "s3" {
   route_table_ids   = aws_route_table.private[*].id
 
   tags = { Name = "${var.name}-s3" }
+}
+
+# Session Manager without the NAT: the agent's three services as interface
+# endpoints with private DNS, reachable on 443 from inside the VPC only.
+# Engineer environments put them in one subnet (an endpoint costs per AZ);
+# the other zones reach it across the VPC.
+resource "aws_security_group" "endpoints" {
+  name        = "${var.name}-endpoints"
+  description = "OWP interface endpoints: HTTPS from inside the VPC"
+  vpc_id      = aws_vpc.this.id
+
+  tags = { Name = "${var.name}-endpoints" }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints" {
+  security_group_id = aws_security_group.endpoints.id
+  description       = "HTTPS from the VPC"
+  cidr_ipv4         = var.cidr_block
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+}
+
+resource "aws_vpc_endpoint" "session_manager" {
+  for_each = toset(["ssm", "ssmmessages", "ec2messages"])
+
+  vpc_id              = aws_vpc.this.id
+  service_name        = "com.amazonaws.${data.aws_region.current.name}.${each.key}"
+  vpc_endpoint_type   = "Interface"
+  private_dns_enabled = true
+  subnet_ids          = slice(aws_subnet.private[*].id, 0, min(var.endpoint_zone_count, length(local.azs)))
+  security_group_ids  = [aws_security_group.endpoints.id]
+
+  tags = { Name = "${var.name}-${each.key}" }
 }
 
 resource "aws_cloudwatch_log_group" "flow" {

@@ -19,8 +19,13 @@ output "public_subnet_ids" {
 }
 
 output "private_subnet_ids" {
-  description = "Private subnets (every instance, RDS, OpenSearch), one per AZ."
-  value       = aws_subnet.private[*].id
+  description = "Private subnets (every instance, RDS, OpenSearch), one per AZ. Known only once the static ranges are reserved, so nothing that places a random ENI can be created before the reservation exists."
+  value       = aws_ec2_subnet_cidr_reservation.static[*].subnet_id
+}
+
+output "static_cidrs" {
+  description = "The reserved /27 of each private subnet, same order: the only place fixed node addresses are taken from."
+  value       = aws_ec2_subnet_cidr_reservation.static[*].cidr_block
 }
 
 output "private_subnet_cidrs" {

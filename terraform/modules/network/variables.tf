@@ -53,3 +53,13 @@ variable "log_retention_days" {
     error_message = "The log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, ..., 365, ...)."
   }
 }
+
+variable "endpoint_zone_count" {
+  type        = number
+  description = "Zones that get an ENI of each Session Manager interface endpoint: 1 keeps an engineer environment cheap, one per zone survives a zone outage."
+  default     = 3
+  validation {
+    condition     = var.endpoint_zone_count >= 1 && var.endpoint_zone_count <= 4 && floor(var.endpoint_zone_count) == var.endpoint_zone_count
+    error_message = "The endpoint_zone_count must be a whole number from 1 to 4."
+  }
+}

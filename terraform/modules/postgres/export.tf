@@ -36,12 +36,6 @@ resource "aws_iam_role_policy" "export" {
   policy = data.aws_iam_policy_document.export.json
 }
 
-data "archive_file" "export" {
-  type        = "zip"
-  source_file = "${path.module}/export/export_snapshot.py"
-  output_path = "${path.module}/.build/export_snapshot.zip"
-}
-
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -144,13 +138,15 @@ resource "aws_vpc_security_group_egress_rule" "export_function_https" {
 }
 
 resource "aws_lambda_function" "export" {
-  # checkov:skip=CKV_AWS_272:A 60-line function built from this repository by Terraform itself; there is no signing profile to verify it against.
-  function_name                  = "${var.name}-rds-export"
-  role                           = aws_iam_role.export_function.arn
-  runtime                        = "python3.12"
-  handler                        = "export_snapshot.handler"
-  filename                       = data.archive_file.export.output_path
-  source_code_hash               = data.archive_file.export.output_base64sha256
+  # checkov:skip=CKV_AWS_272:A 60-line function zipped from this repository by export/build.sh; there is no signing profile to verify it against.
+  function_name = "${var.name}-rds-export"
+  role          = aws_iam_role.export_function.arn
+  runtime       = "python3.12"
+  handler       = "export_snapshot.handler"
+  # export/build.sh writes the zip (terraform/env runs it before every plan
+  # and apply); the hash of the source decides when the code is updated.
+  filename                       = "${path.module}/.build/export_snapshot.zip"
+  source_code_hash               = filebase64sha256("${path.module}/export/export_snapshot.py")
   timeout                        = 60
   reserved_concurrent_executions = 1
   kms_key_arn                    = var.kms_key_arn

@@ -32,3 +32,25 @@ output "export_function_name" {
   description = "Lambda function that exports the newest automated snapshot (invoke it by hand for an export now)."
   value       = aws_lambda_function.export.function_name
 }
+
+output "alarms" {
+  description = "Every alarm of the module with the runbook its description links."
+  value = [for a in [aws_cloudwatch_metric_alarm.storage, aws_cloudwatch_metric_alarm.cpu, aws_cloudwatch_metric_alarm.replica_lag] :
+  { name = a.alarm_name, runbook = regex("runbooks/([a-z0-9-]+[.]md)$", a.alarm_description)[0] }]
+}
+
+output "names" {
+  description = "Names an operator types (runbooks): instance, subnet group, parameter group, security group, the final snapshot's prefix, the export function."
+  value = {
+    instance              = aws_db_instance.this.identifier
+    subnet_group          = aws_db_subnet_group.this.name
+    parameter_group       = aws_db_parameter_group.this.name
+    security_group        = aws_security_group.this.name
+    final_snapshot_prefix = "${var.name}-final-"
+    export_function       = aws_lambda_function.export.function_name
+    backup_plan           = aws_backup_plan.database.name
+    backup_vault          = data.aws_backup_vault.locked.name
+    backup_intake_vault   = data.aws_backup_vault.intake.name
+    backup_role           = data.aws_iam_role.backup.name
+  }
+}

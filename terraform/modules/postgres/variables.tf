@@ -143,3 +143,52 @@ variable "log_retention_days" {
     error_message = "The log_retention_days must be a value CloudWatch Logs accepts."
   }
 }
+
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic that every alarm notifies."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "The alarm_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "runbook_base_url" {
+  type        = string
+  description = "Prefix of runbook links in alarm descriptions; empty leaves the repository path runbooks/<name>.md."
+  default     = ""
+  validation {
+    condition     = var.runbook_base_url == "" || can(regex("^https://", var.runbook_base_url))
+    error_message = "The runbook_base_url must be empty or an https:// URL."
+  }
+}
+
+variable "backup_schedule" {
+  type        = string
+  description = "EventBridge cron of the daily AWS Backup (staggered per environment by the stack)."
+  default     = "cron(0 1 * * ? *)"
+  validation {
+    condition     = can(regex("^cron\\(.+\\)$", var.backup_schedule))
+    error_message = "The backup_schedule must be a cron(...) expression."
+  }
+}
+
+variable "backup_copy_retention_days" {
+  type        = number
+  description = "Days each daily copy stays in the locked vault (within the vault lock's bounds, terraform/bootstrap: 7 to 400)."
+  default     = 35
+  validation {
+    condition     = var.backup_copy_retention_days >= 7 && var.backup_copy_retention_days <= 400
+    error_message = "The backup_copy_retention_days must be between 7 and 400 (the vault lock's bounds)."
+  }
+}
+
+variable "database_kms_key_arn" {
+  type        = string
+  description = "Key of the database storage when it is not kms_key_arn: only for a database restored from the locked vault, which carries the bootstrap backup key (changing the key of an existing database replaces it)."
+  default     = ""
+  validation {
+    condition     = var.database_kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:", var.database_kms_key_arn))
+    error_message = "The database_kms_key_arn must be empty or a KMS key ARN."
+  }
+}

@@ -1,7 +1,10 @@
 # The read store: an OpenSearch domain inside the VPC, encrypted at rest
-# with the environment key, node-to-node TLS, HTTPS only (TLS 1.2+), logs in
-# KMS-encrypted log groups. Reached only from the app instances' security
-# group; the services speak plain HTTPS to OWP_READ_STORE, without SigV4.
+# with the environment key, node-to-node TLS, HTTPS only (TLS 1.2+), logs
+# (audit logs included) in KMS-encrypted log groups. Two gates: the network
+# (only the app instances' security group reaches 443) and identity (the
+# access policy admits requests signed by the app role only, and fine-grained
+# access control makes that role the domain's master user). The services do
+# not sign; owp-search-signer on each app instance signs for them.
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
@@ -10,7 +13,7 @@ locals {
   az_count   = min(var.instance_count, length(var.subnet_ids), 3)
   subnet_ids = slice(var.subnet_ids, 0, local.az_count)
   domain_arn = "arn:aws:es:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:domain/${var.name}"
-  log_types  = ["INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS", "ES_APPLICATION_LOGS"]
+  log_types  = ["INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS", "ES_APPLICATION_LOGS", "AUDIT_LOGS"]
 }
 
 resource "aws_security_group" "this" {
@@ -41,46 +44,27 @@ resource "aws_cloudwatch_log_group" "this" {
   kms_key_id        = var.kms_key_arn
 }
 
-data "aws_iam_policy_document" "logs" {
-  statement {
-    actions   = ["logs:PutLogEvents", "logs:CreateLogStream"]
-    resources = [for g in aws_cloudwatch_log_group.this : "${g.arn}:*"]
-    principals {
-      type        = "Service"
-      identifiers = ["es.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-}
+# OpenSearch writes these logs under the account's one log resource policy
+# (terraform/bootstrap: /aws/opensearch/owp-*), not one per environment.
 
-resource "aws_cloudwatch_log_resource_policy" "this" {
-  policy_name     = "${var.name}-opensearch-logs"
-  policy_document = data.aws_iam_policy_document.logs.json
-}
-
-# Network isolation is the access control: only members of
-# client_security_group_ids can open a connection to the domain's ENIs.
+# Only requests signed by the client roles (the app instances') get in.
 data "aws_iam_policy_document" "access" {
-  # checkov:skip=CKV_AWS_283:The domain is VPC-only and its security group admits the app instances alone; the services do not sign requests, so the policy cannot name a principal.
+  # checkov:skip=CKV_AWS_283:The principals are var.client_role_arns (validated as IAM role ARNs, the app role in the stack), which checkov cannot resolve; no wildcard principal.
   statement {
-    actions   = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"]
+    actions   = ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete", "es:ESHttpPatch"]
     resources = ["${local.domain_arn}/*"]
     principals {
       type        = "AWS"
-      identifiers = ["*"]
+      identifiers = var.client_role_arns
     }
   }
 }
 
 resource "aws_opensearch_domain" "this" {
-  # checkov:skip=CKV2_AWS_52:Fine-grained access control would require SigV4 or basic auth from the services; access is limited to the app security group inside the VPC instead.
+  # checkov:skip=CKV2_AWS_52:Fine-grained access control is enabled below (advanced_security_options, IAM master user, no internal user database), which this check does not recognise.
+  # checkov:skip=CKV_AWS_317:AUDIT_LOGS is published (local.log_types, through the dynamic block checkov cannot expand).
   # checkov:skip=CKV_AWS_318:Dedicated masters are a size choice: prod sets dedicated_master_type (three masters); a one-node dev domain has no election to protect.
   # checkov:skip=CKV2_AWS_59:Same as CKV_AWS_318: dedicated_master_type enables three dedicated masters where the profile pays for them.
-  # checkov:skip=CKV_AWS_317:Audit logs need fine-grained access control (see above); slow and application logs are published.
   domain_name     = var.name
   engine_version  = var.engine_version
   access_policies = data.aws_iam_policy_document.access.json
@@ -116,6 +100,17 @@ resource "aws_opensearch_domain" "this" {
     enabled = true
   }
 
+  # Fine-grained access control with IAM only (no internal users, no
+  # passwords): the app role is the master user.
+  advanced_security_options {
+    enabled                        = true
+    anonymous_auth_enabled         = false
+    internal_user_database_enabled = false
+    master_user_options {
+      master_user_arn = var.client_role_arns[0]
+    }
+  }
+
   domain_endpoint_options {
     enforce_https       = true
     tls_security_policy = "Policy-Min-TLS-1-2-2019-07"
@@ -133,6 +128,4 @@ resource "aws_opensearch_domain" "this" {
       cloudwatch_log_group_arn = log_publishing_options.value.arn
     }
   }
-
-  depends_on = [aws_cloudwatch_log_resource_policy.this]
 }

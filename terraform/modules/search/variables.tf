@@ -75,6 +75,15 @@ variable "client_security_group_ids" {
   description = "Security groups allowed to reach the domain on 443 (the app instances)."
 }
 
+variable "client_role_arns" {
+  type        = list(string)
+  description = "IAM roles whose signed requests the domain admits (the app instances'); the first is the fine-grained access control master user."
+  validation {
+    condition     = length(var.client_role_arns) >= 1 && alltrue([for a in var.client_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", a))])
+    error_message = "The client_role_arns must be one or more IAM role ARNs."
+  }
+}
+
 variable "kms_key_arn" {
   type        = string
   description = "Environment KMS key: encryption at rest and the domain's log groups."
@@ -91,5 +100,24 @@ variable "log_retention_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "The log_retention_days must be a value CloudWatch Logs accepts."
+  }
+}
+
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic that every alarm notifies."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "The alarm_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "runbook_base_url" {
+  type        = string
+  description = "Prefix of runbook links in alarm descriptions; empty leaves the repository path runbooks/<name>.md."
+  default     = ""
+  validation {
+    condition     = var.runbook_base_url == "" || can(regex("^https://", var.runbook_base_url))
+    error_message = "The runbook_base_url must be empty or an https:// URL."
   }
 }

@@ -30,6 +30,26 @@ locals {
     ])
   }
   ami_ids = merge(local.manifest_amis, var.ami_ids)
+
+  # Engineer environments are destroyed daily; everywhere else the brokers'
+  # and metadata nodes' volumes and addresses carry prevent_destroy.
+  protect_data = !startswith(var.environment, "dev-")
+
+  # Custom metrics of the environment: the app's log metric filters and the
+  # nodes' owp-node-metrics.
+  metrics_namespace = "OWP/${var.environment}"
+
+  # The account's Session Manager transcripts (terraform/bootstrap).
+  session_log_group_arn = "arn:${data.aws_partition.current.partition}:logs:${local.region}:${local.account_id}:log-group:/owp/session-manager"
+
+  # Account-wide jobs are spread over the night instead of all starting at
+  # once (RDS runs at most five snapshot exports at a time per account): a
+  # slot of 15 minutes out of 16, fixed per environment by its name.
+  slot            = parseint(substr(sha1(local.name), 0, 6), 16) % 16
+  slot_hour       = floor(local.slot * 15 / 60)
+  slot_minute     = local.slot * 15 % 60
+  backup_schedule = "cron(${local.slot_minute} ${1 + local.slot_hour} * * ? *)"
+  export_schedule = "cron(${local.slot_minute} ${6 + local.slot_hour} * * ? *)"
 }
 
 # --- Environment key, logs, alarms -----------------------------------------------
@@ -126,9 +146,26 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = var.alarm_email
 }
 
-# Kafka's cluster id: 16 random bytes, base64url (22 characters).
-resource "random_id" "kafka_cluster" {
-  byte_length = 16
+# Kafka's cluster id: 22 base64url characters that decode to 16 bytes. The
+# last character carries only two significant bits, so it is fixed at "A";
+# the other 21 come from Secrets Manager's generator (letters and digits).
+# The parameter keeps the first value (ignore_changes): the data source
+# answers a new one on every plan.
+data "aws_secretsmanager_random_password" "kafka_cluster" {
+  password_length     = 21
+  exclude_punctuation = true
+}
+
+resource "aws_ssm_parameter" "kafka_cluster_id" {
+  # checkov:skip=CKV2_AWS_34:A Kafka cluster id is no secret (every broker logs it and writes it to meta.properties); a SecureString would mark every user data that carries it sensitive.
+  name        = "/owp/${var.environment}/kafka/cluster-id"
+  description = "Kafka cluster id of ${local.name} (KRaft storage format)"
+  type        = "String"
+  value       = "${substr(data.aws_secretsmanager_random_password.kafka_cluster.random_password, 0, 21)}A"
+
+  lifecycle {
+    ignore_changes = [value]
+  }
 }
 
 data "aws_kms_alias" "exports" {
@@ -145,23 +182,33 @@ module "network" {
   availability_zones = [for s in var.availability_zone_suffixes : "${local.region}${s}"]
   nat_gateway_count  = var.nat_gateway_count
   kms_key_arn        = aws_kms_key.this.arn
+  # One endpoint ENI per service where a NAT gateway per zone is not paid
+  # for either (engineer environments).
+  endpoint_zone_count = var.nat_gateway_count > 1 ? length(var.availability_zone_suffixes) : 1
 }
 
 module "zookeeper" {
   source = "../zookeeper"
 
-  name             = local.name
-  metadata_mode    = var.metadata_mode
-  node_count       = var.zookeeper_node_count
-  instance_type    = var.zookeeper_instance_type
-  ami_id           = local.ami_ids["zookeeper"]
-  vpc_id           = module.network.vpc_id
-  subnet_ids       = module.network.private_subnet_ids
-  subnet_cidrs     = module.network.private_subnet_cidrs
-  kafka_cluster_id = random_id.kafka_cluster.b64_url
-  kms_key_arn      = aws_kms_key.this.arn
-  log_group_name   = aws_cloudwatch_log_group.journal.name
-  log_group_arn    = aws_cloudwatch_log_group.journal.arn
+  name                  = local.name
+  metadata_mode         = var.metadata_mode
+  node_count            = var.zookeeper_node_count
+  instance_type         = var.zookeeper_instance_type
+  ami_id                = local.ami_ids["zookeeper"]
+  pinned_ami_ids        = lookup(var.pinned_ami_ids, "zookeeper", {})
+  protect_data          = local.protect_data
+  vpc_id                = module.network.vpc_id
+  subnet_ids            = module.network.private_subnet_ids
+  static_cidrs          = module.network.static_cidrs
+  azs                   = module.network.azs
+  kafka_cluster_id      = aws_ssm_parameter.kafka_cluster_id.value
+  kms_key_arn           = aws_kms_key.this.arn
+  log_group_name        = aws_cloudwatch_log_group.journal.name
+  log_group_arn         = aws_cloudwatch_log_group.journal.arn
+  metrics_namespace     = local.metrics_namespace
+  session_log_group_arn = local.session_log_group_arn
+  alarm_topic_arn       = aws_sns_topic.alarms.arn
+  runbook_base_url      = var.runbook_base_url
 }
 
 module "kafka" {
@@ -173,37 +220,52 @@ module "kafka" {
   instance_type              = var.kafka_instance_type
   heap                       = var.kafka_heap
   ami_id                     = local.ami_ids["kafka"]
+  pinned_ami_ids             = lookup(var.pinned_ami_ids, "kafka", {})
+  protect_data               = local.protect_data
+  data_volume_size_gb        = var.kafka_data_volume_size_gb
+  data_volume_iops           = var.kafka_data_volume_iops
+  data_volume_throughput     = var.kafka_data_volume_throughput
   vpc_id                     = module.network.vpc_id
   subnet_ids                 = module.network.private_subnet_ids
-  subnet_cidrs               = module.network.private_subnet_cidrs
+  static_cidrs               = module.network.static_cidrs
   azs                        = module.network.azs
   zookeeper_connect          = module.zookeeper.zookeeper_connect
   controller_quorum_voters   = module.zookeeper.controller_quorum_voters
   metadata_security_group_id = module.zookeeper.security_group_id
   metadata_client_ports      = [module.zookeeper.client_port, module.zookeeper.controller_port]
   client_security_group_ids  = [module.app.security_group_id]
-  kafka_cluster_id           = random_id.kafka_cluster.b64_url
+  kafka_cluster_id           = aws_ssm_parameter.kafka_cluster_id.value
   kms_key_arn                = aws_kms_key.this.arn
   log_group_name             = aws_cloudwatch_log_group.journal.name
   log_group_arn              = aws_cloudwatch_log_group.journal.arn
+  metrics_namespace          = local.metrics_namespace
+  session_log_group_arn      = local.session_log_group_arn
+  alarm_topic_arn            = aws_sns_topic.alarms.arn
+  runbook_base_url           = var.runbook_base_url
 }
 
 module "postgres" {
   source = "../postgres"
 
-  name                      = local.name
-  instance_class            = var.postgres_instance_class
-  multi_az                  = var.postgres_multi_az
-  backup_retention_days     = var.postgres_backup_retention_days
-  deletion_protection       = !var.allow_destroy
-  secret_recovery_days      = var.allow_destroy ? 0 : 7
-  vpc_id                    = module.network.vpc_id
-  subnet_ids                = module.network.private_subnet_ids
-  client_security_group_ids = [module.app.security_group_id]
-  kms_key_arn               = aws_kms_key.this.arn
-  export_bucket_name        = local.export_bucket_name
-  export_kms_key_arn        = data.aws_kms_alias.exports.target_key_arn
-  log_retention_days        = var.log_retention_days
+  name                       = local.name
+  instance_class             = var.postgres_instance_class
+  multi_az                   = var.postgres_multi_az
+  backup_retention_days      = var.postgres_backup_retention_days
+  deletion_protection        = !var.allow_destroy
+  secret_recovery_days       = var.allow_destroy ? 0 : 7
+  vpc_id                     = module.network.vpc_id
+  subnet_ids                 = module.network.private_subnet_ids
+  client_security_group_ids  = [module.app.security_group_id]
+  kms_key_arn                = aws_kms_key.this.arn
+  export_bucket_name         = local.export_bucket_name
+  export_kms_key_arn         = data.aws_kms_alias.exports.target_key_arn
+  log_retention_days         = var.log_retention_days
+  alarm_topic_arn            = aws_sns_topic.alarms.arn
+  runbook_base_url           = var.runbook_base_url
+  backup_schedule            = local.backup_schedule
+  export_schedule            = local.export_schedule
+  backup_copy_retention_days = var.postgres_backup_copy_days
+  database_kms_key_arn       = var.postgres_kms_key_arn
 }
 
 module "search" {
@@ -216,8 +278,11 @@ module "search" {
   vpc_id                    = module.network.vpc_id
   subnet_ids                = module.network.private_subnet_ids
   client_security_group_ids = [module.app.security_group_id]
+  client_role_arns          = [module.app.role_arn]
   kms_key_arn               = aws_kms_key.this.arn
   log_retention_days        = var.log_retention_days
+  alarm_topic_arn           = aws_sns_topic.alarms.arn
+  runbook_base_url          = var.runbook_base_url
 }
 
 module "releases" {
@@ -232,29 +297,35 @@ module "releases" {
 module "app" {
   source = "../app"
 
-  name                = local.name
-  environment         = var.environment
-  ami_id              = local.ami_ids["app"]
-  instance_type       = var.app_instance_type
-  min_size            = var.app_min_size
-  max_size            = var.app_max_size
-  vpc_id              = module.network.vpc_id
-  vpc_cidr_block      = module.network.vpc_cidr_block
-  public_subnet_ids   = module.network.public_subnet_ids
-  private_subnet_ids  = module.network.private_subnet_ids
-  domain_name         = var.domain_name
-  route53_zone_id     = var.route53_zone_id
-  deletion_protection = !var.allow_destroy
-  kafka_brokers       = module.kafka.bootstrap_brokers
-  read_store_url      = module.search.url
-  database_secret_arn = module.postgres.secret_arn
-  releases_bucket     = module.releases.bucket
-  releases_bucket_arn = module.releases.bucket_arn
-  kms_key_arn         = aws_kms_key.this.arn
-  log_group_name      = aws_cloudwatch_log_group.journal.name
-  log_group_arn       = aws_cloudwatch_log_group.journal.arn
-  access_log_bucket   = local.access_log_bucket
-  alarm_topic_arn     = aws_sns_topic.alarms.arn
-  runbook_base_url    = var.runbook_base_url
-  log_retention_days  = var.log_retention_days
+  name          = local.name
+  environment   = var.environment
+  ami_id        = local.ami_ids["app"]
+  instance_type = var.app_instance_type
+  min_size      = var.app_min_size
+  max_size      = var.app_max_size
+  vpc_id        = module.network.vpc_id
+  store_endpoints = {
+    kafka    = { security_group_id = module.kafka.security_group_id, port = 9092 }
+    postgres = { security_group_id = module.postgres.security_group_id, port = 5432 }
+    search   = { security_group_id = module.search.security_group_id, port = 443 }
+  }
+  public_subnet_ids     = module.network.public_subnet_ids
+  private_subnet_ids    = module.network.private_subnet_ids
+  domain_name           = var.domain_name
+  route53_zone_id       = var.route53_zone_id
+  deletion_protection   = !var.allow_destroy
+  kafka_brokers         = module.kafka.bootstrap_brokers
+  read_store_url        = module.search.url
+  read_store_domain_arn = module.search.domain_arn
+  database_secret_arn   = module.postgres.secret_arn
+  releases_bucket       = module.releases.bucket
+  releases_bucket_arn   = module.releases.bucket_arn
+  kms_key_arn           = aws_kms_key.this.arn
+  log_group_name        = aws_cloudwatch_log_group.journal.name
+  log_group_arn         = aws_cloudwatch_log_group.journal.arn
+  access_log_bucket     = local.access_log_bucket
+  alarm_topic_arn       = aws_sns_topic.alarms.arn
+  runbook_base_url      = var.runbook_base_url
+  session_log_group_arn = local.session_log_group_arn
+  log_retention_days    = var.log_retention_days
 }

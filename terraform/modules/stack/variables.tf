@@ -79,11 +79,41 @@ variable "kafka_broker_count" {
 
 variable "kafka_instance_type" {
   type        = string
-  description = "Instance type of the brokers (with instance-store NVMe disks; validated by the kafka module)."
-  default     = "i4i.xlarge"
+  description = "Instance type of the brokers (Nitro; the log is on the data volume)."
+  default     = "m6i.xlarge"
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.kafka_instance_type))
     error_message = "The kafka_instance_type must look like m6i.large."
+  }
+}
+
+variable "kafka_data_volume_size_gb" {
+  type        = number
+  description = "gp3 data volume of each broker (its log); it survives instance replacement."
+  default     = 500
+  validation {
+    condition     = var.kafka_data_volume_size_gb >= 10 && var.kafka_data_volume_size_gb <= 16384
+    error_message = "The kafka_data_volume_size_gb must be between 10 and 16384."
+  }
+}
+
+variable "kafka_data_volume_iops" {
+  type        = number
+  description = "IOPS of each broker's data volume (gp3 includes 3000)."
+  default     = 3000
+  validation {
+    condition     = var.kafka_data_volume_iops >= 3000 && var.kafka_data_volume_iops <= 16000
+    error_message = "The kafka_data_volume_iops must be between 3000 and 16000."
+  }
+}
+
+variable "kafka_data_volume_throughput" {
+  type        = number
+  description = "Throughput (MiB/s) of each broker's data volume (gp3 includes 125)."
+  default     = 250
+  validation {
+    condition     = var.kafka_data_volume_throughput >= 125 && var.kafka_data_volume_throughput <= 1000
+    error_message = "The kafka_data_volume_throughput must be between 125 and 1000."
   }
 }
 
@@ -120,6 +150,26 @@ variable "postgres_backup_retention_days" {
   validation {
     condition     = var.postgres_backup_retention_days >= 1 && var.postgres_backup_retention_days <= 35
     error_message = "The postgres_backup_retention_days must be between 1 and 35."
+  }
+}
+
+variable "postgres_kms_key_arn" {
+  type        = string
+  description = "Key the database is encrypted with; empty means the environment key. Set only to adopt a database restored from the locked vault (encrypted with the bootstrap backup key) without replacing it: runbooks/restore-rds.md."
+  default     = ""
+  validation {
+    condition     = var.postgres_kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:", var.postgres_kms_key_arn))
+    error_message = "The postgres_kms_key_arn must be empty or a KMS key ARN."
+  }
+}
+
+variable "postgres_backup_copy_days" {
+  type        = number
+  description = "Days each daily database backup copy stays in the account's locked vault (7-400)."
+  default     = 90
+  validation {
+    condition     = var.postgres_backup_copy_days >= 7 && var.postgres_backup_copy_days <= 400
+    error_message = "The postgres_backup_copy_days must be between 7 and 400."
   }
 }
 
@@ -239,6 +289,16 @@ variable "ami_ids" {
   validation {
     condition     = alltrue([for k, v in var.ami_ids : contains(["app", "kafka", "zookeeper"], k) && can(regex("^ami-[0-9a-f]{8,17}$", v))])
     error_message = "The ami_ids keys must be app, kafka or zookeeper and the values AMI ids."
+  }
+}
+
+variable "pinned_ami_ids" {
+  type        = map(map(string))
+  description = "Per-node AMI pins by image and node id, e.g. { kafka = { \"2\" = \"ami-...\" } }: that node is created or rolled from this AMI instead of the newest manifest's."
+  default     = {}
+  validation {
+    condition     = alltrue([for k, v in var.pinned_ami_ids : contains(["kafka", "zookeeper"], k)])
+    error_message = "The pinned_ami_ids keys must be kafka or zookeeper (app instances roll with the Auto Scaling group)."
   }
 }
 

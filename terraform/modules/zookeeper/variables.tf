@@ -38,10 +38,20 @@ variable "instance_type" {
 
 variable "ami_id" {
   type        = string
-  description = "AMI baked by packer/zookeeper.pkr.hcl (ZooKeeper 3.8 plus Kafka for the KRaft switch)."
+  description = "AMI baked by packer/zookeeper.pkr.hcl (ZooKeeper 3.8 plus Kafka for the KRaft switch) for nodes created or rolled from now on; running nodes keep theirs until rolled."
   validation {
     condition     = can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
     error_message = "The ami_id must look like ami-0123456789abcdef0."
+  }
+}
+
+variable "pinned_ami_ids" {
+  type        = map(string)
+  description = "AMI per node (myid \"1\", \"2\", ...) that overrides ami_id for that node when it is created or rolled."
+  default     = {}
+  validation {
+    condition     = alltrue([for k, v in var.pinned_ami_ids : can(regex("^[1-5]$", k)) && can(regex("^ami-[0-9a-f]{8,17}$", v))])
+    error_message = "The pinned_ami_ids keys must be node ids (\"1\" to \"5\") and the values AMI ids."
   }
 }
 
@@ -69,22 +79,27 @@ variable "subnet_ids" {
   }
 }
 
-variable "subnet_cidrs" {
+variable "static_cidrs" {
   type        = list(string)
-  description = "CIDRs of subnet_ids, same order; each node gets a fixed address in its subnet so the ensemble's configuration is known before the instances exist."
+  description = "Reserved range of each subnet in subnet_ids (the network module's static_cidrs, same order); each node's address comes from it, so no other ENI can take one."
   validation {
-    condition     = alltrue([for c in var.subnet_cidrs : can(cidrhost(c, 0))])
-    error_message = "Every subnet_cidrs entry must be a CIDR."
+    condition     = alltrue([for c in var.static_cidrs : can(cidrhost(c, 0))])
+    error_message = "Every static_cidrs entry must be a CIDR."
   }
 }
 
-variable "host_number" {
+variable "azs" {
+  type        = list(string)
+  description = "Availability zone of each subnet, same order (where each node's volumes are created)."
+}
+
+variable "address_offset" {
   type        = number
-  description = "Host number inside each subnet of the first node there (AWS reserves 0-3)."
-  default     = 10
+  description = "Offset inside each subnet's reserved range of the first node there (8 and up belong to the brokers)."
+  default     = 0
   validation {
-    condition     = var.host_number >= 4 && var.host_number <= 250
-    error_message = "The host_number must be between 4 and 250."
+    condition     = var.address_offset >= 0 && var.address_offset <= 5 && floor(var.address_offset) == var.address_offset
+    error_message = "The address_offset must be a whole number from 0 to 5."
   }
 }
 
@@ -95,6 +110,32 @@ variable "txlog_volume_size_gb" {
   validation {
     condition     = var.txlog_volume_size_gb >= 8 && var.txlog_volume_size_gb <= 1000
     error_message = "The txlog_volume_size_gb must be between 8 and 1000."
+  }
+}
+
+variable "data_volume_size_gb" {
+  type        = number
+  description = "Size of each of the two other volumes: ZooKeeper's dataDir (snapshots, myid) and the KRaft metadata log."
+  default     = 10
+  validation {
+    condition     = var.data_volume_size_gb >= 8 && var.data_volume_size_gb <= 1000
+    error_message = "The data_volume_size_gb must be between 8 and 1000."
+  }
+}
+
+variable "protect_data" {
+  type        = bool
+  description = "prevent_destroy on the volumes and network interfaces (staging and prod); off only for engineer environments, which are destroyed daily."
+  default     = true
+}
+
+variable "session_manager_policy_arn" {
+  type        = string
+  description = "Managed policy that lets the SSM agent register the instance for Session Manager (AmazonSSMManagedInstanceCore)."
+  default     = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/", var.session_manager_policy_arn))
+    error_message = "The session_manager_policy_arn must be an IAM policy ARN."
   }
 }
 
@@ -124,4 +165,51 @@ variable "log_group_name" {
 variable "log_group_arn" {
   type        = string
   description = "ARN of log_group_name, for the instance role's policy."
+}
+
+variable "metrics_namespace" {
+  type        = string
+  description = "CloudWatch namespace owp-node-metrics publishes the nodes' health to (OWP/<environment>); the alarms watch it."
+  validation {
+    condition     = can(regex("^OWP/[a-z0-9-]+$", var.metrics_namespace))
+    error_message = "The metrics_namespace must look like OWP/dev-alice."
+  }
+}
+
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic that every alarm notifies."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sns:", var.alarm_topic_arn))
+    error_message = "The alarm_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "runbook_base_url" {
+  type        = string
+  description = "Prefix of runbook links in alarm descriptions; empty leaves the repository path runbooks/<name>.md."
+  default     = ""
+  validation {
+    condition     = var.runbook_base_url == "" || can(regex("^https://", var.runbook_base_url))
+    error_message = "The runbook_base_url must be empty or an https:// URL."
+  }
+}
+
+variable "disk_alarm_percent" {
+  type        = number
+  description = "Used share (percent) of the fullest data volume that raises the disk alarm."
+  default     = 80
+  validation {
+    condition     = var.disk_alarm_percent >= 50 && var.disk_alarm_percent <= 95
+    error_message = "The disk_alarm_percent must be between 50 and 95."
+  }
+}
+
+variable "session_log_group_arn" {
+  type        = string
+  description = "ARN of the account's Session Manager transcript log group (terraform/bootstrap, /owp/session-manager)."
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:logs:[a-z0-9-]+:[0-9]{12}:log-group:/owp/session-manager$", var.session_log_group_arn))
+    error_message = "The session_log_group_arn must be the ARN of the /owp/session-manager log group."
+  }
 }

@@ -26,6 +26,11 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::stats::Target;
+
+/// The rebuild's rate against the COPY of the same rows.
+const RATIO_TARGET: Target = Target::AtLeast(0.6);
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReplayBenchArgs {
     /// Facts to replay.
@@ -130,16 +135,19 @@ pub async fn run(
         database.redacted()
     );
 
-    // Put the facts on the log (not timed).
+    // Put the facts on the log (not timed), as the robots append them: key, payload, headers.
     let tuning = ProducerTuning { linger: Duration::from_millis(20), ..ProducerTuning::default() };
     let producer = kafka::producer(kafka_settings, "owp-bench-replay", &tuning)?;
     let all = facts(args.events);
     for chunk in all.chunks(10_000) {
-        let payloads: Vec<(String, Vec<u8>)> =
-            chunk.iter().map(|(key, e)| (key.clone(), e.to_json())).collect();
-        let sends = payloads.iter().map(|(key, payload)| {
+        let payloads: Vec<(&String, Vec<u8>, &Event)> =
+            chunk.iter().map(|(key, e)| (key, e.to_json(), e)).collect();
+        let sends = payloads.iter().map(|(key, payload, event)| {
             producer.send(
-                FutureRecord::to(topics.events_topic.as_str()).key(key).payload(payload),
+                FutureRecord::to(topics.events_topic.as_str())
+                    .key(key.as_str())
+                    .payload(payload)
+                    .headers(kafka::event_headers(event)),
                 Duration::from_secs(60),
             )
         });
@@ -241,9 +249,8 @@ pub async fn run(
     );
     let ratio = replay_rate / copy_rate;
     println!(
-        "  ratio replay / COPY              {ratio:>9.2}            (targets: >= 20000 events/s: {}, >= 0.30 of COPY: {})",
-        if replay_rate >= 20_000.0 { "met" } else { "NOT met" },
-        if ratio >= 0.3 { "met" } else { "NOT met" }
+        "  ratio replay / COPY              {ratio:>9.2}            ({})",
+        RATIO_TARGET.line(ratio, "x")
     );
     println!(
         "  for comparison, COPY of the projection tables alone: {projection_rate:.0} events/s ({projection_rows} rows in {:.2?}), ratio {:.2}",

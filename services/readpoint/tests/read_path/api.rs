@@ -2,9 +2,12 @@
 
 use crate::harness::ReadStack;
 
-#[tokio::test]
-async fn bad_requests_are_problems_naming_the_parameter() {
-    let read = ReadStack::start().await;
+end_to_end! {
+    bad_requests_are_problems_naming_the_parameter on opensearch;
+    the_openapi_document_is_generated_from_the_routes on postgres;
+}
+
+async fn bad_requests_are_problems_naming_the_parameter(read: ReadStack) {
     let cases = [
         ("/v1/documents/not-a-uuid", 400, "/document_id"),
         (&format!("/v1/documents/{}?session_id=nope", uuid::Uuid::new_v4()), 400, "/session_id"),
@@ -36,9 +39,7 @@ async fn bad_requests_are_problems_naming_the_parameter() {
     read.stop().await;
 }
 
-#[tokio::test]
-async fn the_openapi_document_is_generated_from_the_routes() {
-    let read = ReadStack::start().await;
+async fn the_openapi_document_is_generated_from_the_routes(read: ReadStack) {
     let (status, api) = read.get_json("/openapi.json").await;
     assert_eq!(status, 200);
     assert!(api["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", api["openapi"]);

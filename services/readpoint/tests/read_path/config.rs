@@ -6,9 +6,12 @@ use serde_json::json;
 
 use crate::harness::{ReadStack, shipped_config};
 
-#[tokio::test]
-async fn a_config_edit_adds_a_collection_that_is_backfilled() {
-    let read = ReadStack::start().await;
+end_to_end! {
+    a_config_edit_adds_a_collection_that_is_backfilled on opensearch;
+    an_invalid_config_edit_is_refused_and_reported_and_the_old_one_stays on opensearch;
+}
+
+async fn a_config_edit_adds_a_collection_that_is_backfilled(read: ReadStack) {
     let session = read.stack.session("cal").await;
     let id =
         read.stack.post(json!({"item_type": "business", "session_id": session, "name": "Early Bird"})).await;
@@ -48,9 +51,7 @@ async fn a_config_edit_adds_a_collection_that_is_backfilled() {
     read.stop().await;
 }
 
-#[tokio::test]
-async fn an_invalid_config_edit_is_refused_and_reported_and_the_old_one_stays() {
-    let read = ReadStack::start().await;
+async fn an_invalid_config_edit_is_refused_and_reported_and_the_old_one_stays(read: ReadStack) {
     let before = read.status().await["config_hash"].clone();
     let broken = format!(
         "{}\n[[entries]]\ncollection_name = \"broken\"\nkey_to_denormalize_upon = \"business_id\"\nsql = \"SELECT business_id, nonexistent_column FROM businesses\"\n",

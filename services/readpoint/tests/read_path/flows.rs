@@ -6,9 +6,14 @@ use serde_json::json;
 
 use crate::harness::ReadStack;
 
-#[tokio::test]
-async fn a_business_is_accepted_and_readable_in_one_call_each() {
-    let read = ReadStack::start().await;
+end_to_end! {
+    a_business_is_accepted_and_readable_in_one_call_each on postgres & opensearch;
+    a_bogus_session_is_rejected_with_the_reason on opensearch;
+    a_wait_that_ends_answers_pending on opensearch;
+    editing_a_profile_updates_its_document_and_deleting_a_row_removes_its_document on opensearch;
+}
+
+async fn a_business_is_accepted_and_readable_in_one_call_each(read: ReadStack) {
     let session = read.stack.session("ann").await;
     let id = read
         .stack
@@ -60,9 +65,7 @@ async fn a_business_is_accepted_and_readable_in_one_call_each() {
     read.stop().await;
 }
 
-#[tokio::test]
-async fn a_bogus_session_is_rejected_with_the_reason() {
-    let read = ReadStack::start().await;
+async fn a_bogus_session_is_rejected_with_the_reason(read: ReadStack) {
     let bogus = uuid::Uuid::new_v4();
     let id = read.stack.post(json!({"item_type": "business", "session_id": bogus, "name": "Nobody's"})).await;
     let (status, outcome) = read.get_json(&format!("/v1/documents/{id}?session_id={bogus}&wait=5s")).await;
@@ -80,9 +83,7 @@ async fn a_bogus_session_is_rejected_with_the_reason() {
     read.stop().await;
 }
 
-#[tokio::test]
-async fn a_wait_that_ends_answers_pending() {
-    let read = ReadStack::start().await;
+async fn a_wait_that_ends_answers_pending(read: ReadStack) {
     let never_sent = uuid::Uuid::new_v4();
     let started = std::time::Instant::now();
     let (status, outcome) = read.get_json(&format!("/v1/documents/{never_sent}?wait=300ms")).await;
@@ -92,9 +93,7 @@ async fn a_wait_that_ends_answers_pending() {
     read.stop().await;
 }
 
-#[tokio::test]
-async fn editing_a_profile_updates_its_document_and_deleting_a_row_removes_its_document() {
-    let read = ReadStack::start().await;
+async fn editing_a_profile_updates_its_document_and_deleting_a_row_removes_its_document(read: ReadStack) {
     let session = read.stack.session("bea").await;
     let created = read
         .stack

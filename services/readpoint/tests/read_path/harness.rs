@@ -1,8 +1,10 @@
-//! A whole stack with the translator and the read point, on a temporary translator config.
+//! A whole stack with the translator and the read point, on a temporary translator config and on
+//! one of the read stores: PostgreSQL, or the OpenSearch node `scripts/services start` runs (at
+//! `OWP_TEST_OPENSEARCH_URL`, or `ELASTICSEARCH_URL`), each test in indices of its own.
 
 use std::{path::PathBuf, time::Duration};
 
-use owp_readstore::ReadStoreSettings;
+use owp_readstore::{AnyStore, ReadStoreSettings};
 use serde_json::Value;
 use tokio::{task::JoinSet, time::Instant};
 use tokio_util::sync::CancellationToken;
@@ -14,8 +16,37 @@ pub fn shipped_config() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../translator.toml")).unwrap()
 }
 
+/// Runs an end-to-end test body, `async fn body(read: ReadStack)`, once per read store named:
+/// `end_to_end! { body on postgres & opensearch; }` makes the tests `body::postgres` and
+/// `body::opensearch`.
+macro_rules! end_to_end {
+    ($($body:ident on $($store:ident)&+;)*) => {$(
+        mod $body {$(
+            #[tokio::test]
+            async fn $store() {
+                super::$body(crate::harness::ReadStack::$store().await).await;
+            }
+        )+}
+    )*};
+}
+
+/// The search engine's URL; a test that needs one and finds none fails, saying how to get one.
+pub fn opensearch_url() -> String {
+    ["OWP_TEST_OPENSEARCH_URL", "ELASTICSEARCH_URL"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|url| !url.is_empty()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no OpenSearch to test against: run `scripts/services start` (it starts OpenSearch on \
+                 127.0.0.1:9200) and set OWP_TEST_OPENSEARCH_URL=http://127.0.0.1:9200"
+            )
+        })
+}
+
 pub struct ReadStack {
     pub stack: Stack,
+    /// The read store the translator writes and the read point reads, for a test to look into.
+    pub store: AnyStore,
     pub readpoint: String,
     pub translator: String,
     pub config: PathBuf,
@@ -25,14 +56,32 @@ pub struct ReadStack {
 }
 
 impl ReadStack {
-    pub async fn start() -> Self {
+    /// The stack with the PostgreSQL read store.
+    pub async fn postgres() -> Self {
+        Self::start(ReadStoreSettings::default()).await
+    }
+
+    /// The stack with the OpenSearch read store, in indices named after the test's topics.
+    pub async fn opensearch() -> Self {
+        let url = opensearch_url();
+        Self::start(ReadStoreSettings { read_store: url, ..ReadStoreSettings::default() }).await
+    }
+
+    async fn start(mut store: ReadStoreSettings) -> Self {
         let stack = Stack::start_on(Names::create().await, true).await;
+        store.index_prefix = stack.names.prefix.replace('.', "-");
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("translator.toml");
         std::fs::write(&config, shipped_config()).unwrap();
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let store = ReadStoreSettings::default();
+        let opened = store.open(owp_translator::pool(&stack.names.database, 2).await.unwrap()).unwrap();
+        if let Err(error) = owp_readstore::ReadStore::ready(&opened).await {
+            panic!(
+                "the read store {} does not answer ({error}): is `scripts/services start` running it?",
+                store.redacted()
+            );
+        }
 
         let settings = owp_translator::Settings {
             config: config.clone(),
@@ -58,6 +107,7 @@ impl ReadStack {
 
         let this = Self {
             stack,
+            store: opened,
             readpoint: readpoint_url,
             translator: translator_url,
             config,
@@ -75,12 +125,17 @@ impl ReadStack {
         this
     }
 
+    /// Stops everything; only a test that passed gets here, and its OpenSearch indices go (a
+    /// failed one leaves them to look at).
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         while let Some(joined) = self.tasks.join_next().await {
             joined.unwrap().unwrap();
         }
         self.stack.stop().await;
+        if let AnyStore::Elastic(store) = &self.store {
+            store.drop_all().await.unwrap();
+        }
     }
 
     pub async fn status(&self) -> Value {

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use owp_readpoint::Lookups;
-use owp_readstore::{AnyStore, CollectionName, DocWrite, PgStore, ReadStore, Target};
+use owp_readstore::{AnyStore, CollectionName, DocWrite, ElasticStore, PgStore, ReadStore, Target};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::Names;
+use crate::{harness::opensearch_url, support::Names};
 
 /// A counter's value in the registry's text encoding.
 fn counter(registry: &prometheus_client::registry::Registry, name: &str) -> f64 {
@@ -21,10 +21,30 @@ fn counter(registry: &prometheus_client::registry::Registry, name: &str) -> f64 
 
 // One thread: the look-ups below are all queued before the worker first runs, so the test does
 // not depend on timing.
-#[tokio::test(flavor = "current_thread")]
-async fn concurrent_lookups_are_one_store_request_and_each_gets_its_document() {
-    let names = Names::create().await;
-    let store = PgStore::new(names.database.pool("owp_read", 4).await.unwrap());
+mod concurrent_lookups_are_one_store_request_and_each_gets_its_document {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn postgres() {
+        let names = Names::create().await;
+        let store = PgStore::new(names.database.pool("owp_read", 4).await.unwrap());
+        super::concurrent_lookups_are_one_store_request_and_each_gets_its_document(AnyStore::Postgres(store))
+            .await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn opensearch() {
+        let prefix = format!("owp-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        let store = ElasticStore::connect_with_prefix(&opensearch_url(), &prefix).unwrap();
+        super::concurrent_lookups_are_one_store_request_and_each_gets_its_document(AnyStore::Elastic(
+            store.clone(),
+        ))
+        .await;
+        store.drop_all().await.unwrap();
+    }
+}
+
+async fn concurrent_lookups_are_one_store_request_and_each_gets_its_document(store: AnyStore) {
     let collection = CollectionName::parse("messages").unwrap();
     let target = Target::new(collection.clone(), 1);
     store.create_version(&target).await.unwrap();
@@ -36,7 +56,7 @@ async fn concurrent_lookups_are_one_store_request_and_each_gets_its_document() {
 
     let mut registry = prometheus_client::registry::Registry::default();
     let stop = CancellationToken::new();
-    let lookups = Lookups::start(Arc::new(AnyStore::Postgres(store)), &mut registry, stop.clone());
+    let lookups = Lookups::start(Arc::new(store), &mut registry, stop.clone());
     // 100 look-ups: 60 documents that exist, 20 that do not, and 20 asked for twice.
     let keys: Vec<String> = (0..80).chain(0..20).map(|i| format!("doc-{i}")).collect();
     let answers = futures::future::join_all(keys.iter().map(|key| lookups.get(&collection, key))).await;

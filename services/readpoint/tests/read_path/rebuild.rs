@@ -3,12 +3,16 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use owp_readstore::{CollectionName, ListQuery, PgStore, ReadStore};
+use owp_readstore::{AnyStore, CollectionName, ListQuery, ReadStore};
 use serde_json::{Value, json};
 
 use crate::harness::ReadStack;
 
-async fn all_documents(store: &PgStore) -> BTreeMap<String, Vec<(String, Value)>> {
+end_to_end! {
+    replay_then_translator_rebuild_reproduces_the_same_documents on postgres & opensearch;
+}
+
+async fn all_documents(store: &AnyStore) -> BTreeMap<String, Vec<(String, Value)>> {
     let mut out = BTreeMap::new();
     for name in ["businesses", "profiles", "messages"] {
         let collection = CollectionName::parse(name).unwrap();
@@ -27,9 +31,7 @@ async fn all_documents(store: &PgStore) -> BTreeMap<String, Vec<(String, Value)>
     out
 }
 
-#[tokio::test]
-async fn replay_then_translator_rebuild_reproduces_the_same_documents() {
-    let read = ReadStack::start().await;
+async fn replay_then_translator_rebuild_reproduces_the_same_documents(read: ReadStack) {
     let session = read.stack.session("eve").await;
     let mut last = String::new();
     for i in 0..20 {
@@ -49,7 +51,6 @@ async fn replay_then_translator_rebuild_reproduces_the_same_documents() {
         let (_, outcome) = read.get_json(&format!("/v1/documents/{id}?session_id={session}&wait=10s")).await;
         assert_eq!(outcome["status"], "accepted");
     }
-    let store = PgStore::new(read.stack.names.database.pool("owp_read", 2).await.unwrap());
     // Everything projected has reached the documents once the outbox is empty.
     read.until("the translator has caught up", Duration::from_secs(30), async || {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM translator_outbox")
@@ -59,7 +60,7 @@ async fn replay_then_translator_rebuild_reproduces_the_same_documents() {
             == 0
     })
     .await;
-    let before = all_documents(&store).await;
+    let before = all_documents(&read.store).await;
     assert_eq!(before["businesses"].len(), 20);
     let messages: i64 =
         sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(&read.stack.pool).await.unwrap();
@@ -86,7 +87,7 @@ async fn replay_then_translator_rebuild_reproduces_the_same_documents() {
             .await
             .unwrap();
     assert_eq!(rebuilt.len(), 3);
-    let after = all_documents(&store).await;
+    let after = all_documents(&read.store).await;
     assert_eq!(after, before, "the same documents after replay and rebuild");
     assert_ne!(read.status().await["collections"], versions, "new versions were published");
     read.stop().await;

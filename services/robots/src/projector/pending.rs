@@ -240,36 +240,42 @@ impl Pending {
                 updated.push(row.updated_at);
             }
             // A row created in this batch is inserted; one only renamed updates the stored row.
-            sqlx::query(
-                "INSERT INTO businesses (business_id, owner_user_id, name, created_at, updated_at)
-                 SELECT id, owner, name, created, updated
-                   FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-                        AS x(id, owner, name, created, updated)
-                  WHERE created IS NOT NULL
-                 ON CONFLICT (business_id) DO UPDATE SET
-                   name = CASE WHEN EXCLUDED.updated_at >= businesses.updated_at THEN EXCLUDED.name ELSE businesses.name END,
-                   updated_at = GREATEST(EXCLUDED.updated_at, businesses.updated_at)",
-            )
-            .bind(&ids)
-            .bind(&owners)
-            .bind(&names)
-            .bind(&created)
-            .bind(&updated)
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query(
-                "UPDATE businesses SET
-                   name = CASE WHEN x.updated >= businesses.updated_at THEN x.name ELSE businesses.name END,
-                   updated_at = GREATEST(x.updated, businesses.updated_at)
-                  FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS x(id, name, created, updated)
-                 WHERE businesses.business_id = x.id AND x.created IS NULL",
-            )
-            .bind(&ids)
-            .bind(&names)
-            .bind(&created)
-            .bind(&updated)
-            .execute(&mut *conn)
-            .await?;
+            // Each statement runs only when it has rows: a statement that changes nothing still
+            // fires the change-capture trigger.
+            if created.iter().any(Option::is_some) {
+                sqlx::query(
+                    "INSERT INTO businesses (business_id, owner_user_id, name, created_at, updated_at)
+                     SELECT id, owner, name, created, updated
+                       FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+                            AS x(id, owner, name, created, updated)
+                      WHERE created IS NOT NULL
+                     ON CONFLICT (business_id) DO UPDATE SET
+                       name = CASE WHEN EXCLUDED.updated_at >= businesses.updated_at THEN EXCLUDED.name ELSE businesses.name END,
+                       updated_at = GREATEST(EXCLUDED.updated_at, businesses.updated_at)",
+                )
+                .bind(&ids)
+                .bind(&owners)
+                .bind(&names)
+                .bind(&created)
+                .bind(&updated)
+                .execute(&mut *conn)
+                .await?;
+            }
+            if created.iter().any(Option::is_none) {
+                sqlx::query(
+                    "UPDATE businesses SET
+                       name = CASE WHEN x.updated >= businesses.updated_at THEN x.name ELSE businesses.name END,
+                       updated_at = GREATEST(x.updated, businesses.updated_at)
+                      FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS x(id, name, created, updated)
+                     WHERE businesses.business_id = x.id AND x.created IS NULL",
+                )
+                .bind(&ids)
+                .bind(&names)
+                .bind(&created)
+                .bind(&updated)
+                .execute(&mut *conn)
+                .await?;
+            }
         }
         if !self.messages.is_empty() {
             let mut ids = Vec::new();

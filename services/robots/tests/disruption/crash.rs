@@ -8,7 +8,7 @@ use std::{
 use rand::Rng;
 
 use crate::{
-    broker, flow,
+    flow,
     support::{Names, Stack, producer},
 };
 
@@ -39,10 +39,8 @@ async fn wait_for_progress(pool: &sqlx::PgPool, before: i64) -> i64 {
 async fn robots_killed_with_sigkill_ten_times_lose_and_double_nothing() {
     let _serial = crate::SERIAL.lock().await;
     let documents = flow::documents();
-    let (dir, port) = broker::place();
-    let mut broker = broker::start_broker(&dir, port, "sqlite://tansu.db");
-    let names =
-        Names::create_with(owp_platform::kafka::KafkaSettings::new(format!("127.0.0.1:{port}"))).await;
+    // The broker is not disrupted here: the shared one (OWP_KAFKA_BROKERS) serves.
+    let names = Names::create().await;
     let log_path = std::env::temp_dir().join(format!("{}.robots.log", names.prefix));
     let log = std::fs::File::create(&log_path).unwrap();
     let mut robots = spawn_robots(&names, &log);
@@ -75,7 +73,4 @@ async fn robots_killed_with_sigkill_ten_times_lose_and_double_nothing() {
     robots.kill().unwrap();
     robots.wait().unwrap();
     stack.stop().await;
-    broker.kill().unwrap();
-    broker.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -31,9 +31,28 @@ pub fn documents() -> usize {
     std::env::var("OWP_DISRUPTION_DOCUMENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000)
 }
 
-/// Produces `count` commands in chunks (8 of 10 businesses with the live session, 1 with a
-/// bogus session, 1 profile), exactly as the write point would, calling `between` after each
-/// chunk so the test can disrupt things while documents flow.
+/// Document number `index` of a stream, with a fresh id, recorded in `sent`: 8 of 10 are
+/// businesses with the live session, 1 a business with a bogus session, 1 a profile.
+pub fn document(index: usize, session: &str, sent: &mut Sent) -> Value {
+    let id = uuid::Uuid::new_v4().to_string();
+    match index % 10 {
+        8 => {
+            sent.bogus.push(id.clone());
+            json!({"item_type": "business", "document_id": id, "session_id": uuid::Uuid::new_v4(), "name": format!("bogus {index}")})
+        }
+        9 => {
+            sent.profiles.push(id.clone());
+            json!({"item_type": "profile", "document_id": id, "first_name": "P", "last_name": format!("{index}")})
+        }
+        _ => {
+            sent.businesses.push(id.clone());
+            json!({"item_type": "business", "document_id": id, "session_id": session, "name": format!("business {index}")})
+        }
+    }
+}
+
+/// Produces `count` commands in chunks ([`document`]'s mix), exactly as the write point would,
+/// calling `between` after each chunk so the test can disrupt things while documents flow.
 pub async fn send(
     producer: &FutureProducer,
     names: &Names,
@@ -48,21 +67,7 @@ pub async fn send(
     for start in (0..count).step_by(chunk) {
         let mut sends = Vec::new();
         for index in start..(start + chunk).min(count) {
-            let id = uuid::Uuid::new_v4().to_string();
-            let document = match index % 10 {
-                8 => {
-                    sent.bogus.push(id.clone());
-                    json!({"item_type": "business", "document_id": id, "session_id": uuid::Uuid::new_v4(), "name": format!("bogus {index}")})
-                }
-                9 => {
-                    sent.profiles.push(id.clone());
-                    json!({"item_type": "profile", "document_id": id, "first_name": "P", "last_name": format!("{index}")})
-                }
-                _ => {
-                    sent.businesses.push(id.clone());
-                    json!({"item_type": "business", "document_id": id, "session_id": session, "name": format!("business {index}")})
-                }
-            };
+            let document = document(index, session, &mut sent);
             let submission = registry.parse_document(document, time::OffsetDateTime::now_utc()).unwrap();
             sends.push((submission.key.as_str().to_owned(), submission.command.to_json()));
         }

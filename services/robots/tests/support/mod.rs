@@ -41,12 +41,17 @@ pub struct Names {
 
 impl Names {
     pub async fn create_with(kafka: KafkaSettings) -> Self {
+        Self::create_replicated(kafka, 1).await
+    }
+
+    /// With every topic on `replication` brokers (3 on a cluster, so a broker may die).
+    pub async fn create_replicated(kafka: KafkaSettings, replication: i32) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let prefix = format!("owp.test.{}", &id[..16]);
         let topics = Topics::prefixed(&prefix).unwrap();
         let specs: Vec<_> = [&topics.commands_topic, &topics.events_topic, &topics.deadletter_topic]
             .into_iter()
-            .map(|t| TopicSpec::new(t.clone(), PARTITIONS))
+            .map(|t| TopicSpec { replication, ..TopicSpec::new(t.clone(), PARTITIONS) })
             .collect();
         kafka::ensure_topics(&kafka, &specs).await.expect("the broker must accept CreateTopics");
         let database = DatabaseSettings::new(format!("{}/owp_test_{}", database_base(), &id[..16]));

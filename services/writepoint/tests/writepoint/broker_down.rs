@@ -1,51 +1,25 @@
 //! With the broker gone, POST answers 503 with Retry-After within the produce timeout, and
-//! nothing is reported as accepted. Runs its own throwaway tansu broker so it can stop it.
+//! nothing is reported as accepted. Runs a private ZooKeeper and broker (owp-testkit) so it can
+//! kill the broker without touching the shared one.
 
-use std::{
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use owp_platform::kafka::KafkaSettings;
+use owp_testkit::{Node, PrivateStack, Shape};
 use serde_json::json;
 
 use crate::helpers::{expect_problem, spawn_app_with};
 
-/// The tansu binary: `OWP_TANSU_BIN`, else `tansu` on PATH (scripts/install-deps installs it).
-fn tansu_bin() -> String {
-    std::env::var("OWP_TANSU_BIN").unwrap_or_else(|_| "tansu".into())
-}
-
-async fn start_private_broker(port: u16) -> tokio::process::Child {
-    let child = tokio::process::Command::new(tansu_bin())
-        .args(["broker", "--listener-url", &format!("tcp://127.0.0.1:{port}")])
-        .args(["--advertised-listener-url", &format!("tcp://127.0.0.1:{port}")])
-        .args(["--storage-engine", "memory://tansu/"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("tansu must be installed (scripts/install-deps) or OWP_TANSU_BIN set");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "private tansu did not listen within 20 s");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    child
-}
-
 #[tokio::test]
 async fn with_the_broker_stopped_post_is_503_within_the_timeout() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut broker = start_private_broker(port).await;
+    let stack = PrivateStack::launch(Shape::Single).await.unwrap();
     let timeout = Duration::from_secs(1);
-    let app =
-        spawn_app_with(KafkaSettings::new(format!("127.0.0.1:{port}")), |s| s.produce_timeout = timeout)
-            .await;
+    let app = spawn_app_with(KafkaSettings::new(stack.brokers()), |s| s.produce_timeout = timeout).await;
 
     // While the broker is up, documents are accepted. A broker that has just started may need
-    // longer than the 1 s produce timeout for its first write (it creates the topic then; on a
-    // busy CI machine that took over a second), so the first 202 is awaited with a deadline.
+    // longer than the 1 s produce timeout for its first write (the new topic's partitions may
+    // still be getting their leader; on a busy CI machine that took over a second), so the first
+    // 202 is awaited with a deadline.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let response = app.post_json(&json!({"item_type": "business", "name": "Before"})).await;
@@ -57,8 +31,7 @@ async fn with_the_broker_stopped_post_is_503_within_the_timeout() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    broker.kill().await.unwrap();
-    broker.wait().await.unwrap();
+    stack.kill(Node::kafka(1)).await.unwrap();
 
     for attempt in 0..3 {
         let started = Instant::now();

@@ -1,0 +1,17 @@
+//! Tests only: a private Kafka stack per test, started and disrupted through `scripts/services`
+//! exactly as a person runs it on a laptop, so a test may stop, kill and restart servers without
+//! touching the shared development broker or another test's.
+//!
+//! It must never skip: when the servers cannot start (the jars are missing, say), the script's
+//! own message is the test's failure.
+
+mod error;
+mod node;
+mod ports;
+mod stack;
+mod status;
+
+pub use error::{Error, Result};
+pub use node::{Node, Role, Shape};
+pub use stack::PrivateStack;
+pub use status::Status;
