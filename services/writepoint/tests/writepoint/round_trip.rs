@@ -30,8 +30,12 @@ async fn a_posted_document_is_read_back_from_the_topic() {
     assert_eq!(message.value["item_type"], "business");
     assert_eq!(message.value["body"], json!({"name": "Country Vegetables"}));
     assert!(message.value["received_at"].is_string());
-    // The payload is self-describing; the record carries no headers (see log.rs).
-    assert!(message.headers.is_empty(), "{:?}", message.headers);
+    // The headers repeat what a consumer routes on, so it need not parse the payload to do so.
+    let header =
+        |name: &str| message.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    assert_eq!(header("content-type"), Some("application/json"), "{:?}", message.headers);
+    assert_eq!(header("item_type"), Some("business"), "{:?}", message.headers);
+    assert_eq!(header("document_id"), Some(document_id.as_str()), "{:?}", message.headers);
 }
 
 #[tokio::test]
