@@ -5,7 +5,6 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::{Router, middleware};
 use owp_platform::{
     db::DatabaseSettings,
-    handoff::Handoff,
     http::{self, Health, HttpMetrics, ReadyCheck},
     kafka::{self, KafkaSettings, ProducerTuning},
     topics::Topics,
@@ -30,20 +29,6 @@ impl Application {
         database: &DatabaseSettings,
         schema: &str,
         settings: Settings,
-    ) -> anyhow::Result<Self> {
-        Self::build_with_handoff(kafka_settings, topics, database, schema, settings, None).await
-    }
-
-    /// With the handoff of a process whose projector reads the events topic (`owp up`): every
-    /// acknowledged fact is offered to it too, so a login's session is applied without waiting
-    /// for the projector's next fetch.
-    pub async fn build_with_handoff(
-        kafka_settings: &KafkaSettings,
-        topics: &Topics,
-        database: &DatabaseSettings,
-        schema: &str,
-        settings: Settings,
-        handoff: Option<Handoff>,
     ) -> anyhow::Result<Self> {
         let pool = database.pool(schema, 8).await?;
         let producer = kafka::producer(kafka_settings, "owp-auth", &ProducerTuning::default())?;
@@ -72,7 +57,6 @@ impl Application {
             producer: producer.clone(),
             events_topic: topics.events_topic.clone(),
             settings,
-            handoff,
         };
         let router = routes::router(state)
             .merge(Health::new(ready, Arc::new(registry)).routes())

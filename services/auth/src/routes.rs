@@ -12,7 +12,6 @@ use axum::{
     routing::post,
 };
 use owp_platform::{
-    handoff::{Acked, Handoff},
     http::{
         Problem, body,
         openapi::{Internal, Invalid, JsonBodyRefusals, Unavailable},
@@ -40,8 +39,6 @@ pub struct AppState {
     pub producer: FutureProducer,
     pub events_topic: TopicName,
     pub settings: Settings,
-    /// Readers in this process (the projector of `owp up`) take the facts from here too.
-    pub handoff: Option<Handoff>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -327,19 +324,10 @@ async fn append(
         .key(key.as_str())
         .payload(&payload)
         .headers(kafka::event_headers(&event));
-    let delivered = state.producer.send(record, Duration::from_secs(5)).await.map_err(|(err, _)| {
+    state.producer.send(record, Duration::from_secs(5)).await.map_err(|(err, _)| {
         tracing::warn!(error = %err, "cannot append to the events topic");
         Problem::unavailable("the log did not acknowledge the request in time", Duration::from_secs(1))
     })?;
-    if let Some(handoff) = &state.handoff {
-        handoff.offer(Acked {
-            topic: state.events_topic.clone(),
-            partition: delivered.partition,
-            offset: delivered.offset,
-            key: Some(key.as_str().to_owned()),
-            payload,
-        });
-    }
     Ok(event.event_id)
 }
 

@@ -11,7 +11,9 @@ use owp_protocol::TopicName;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TopicSettings {
-    /// Partitions of owp.commands.v1 (the unit of parallelism of the robots).
+    /// Partitions of owp.commands.v1 (the unit of parallelism of the robots). Three, one per
+    /// broker of the production cluster, so that partition leadership and its load spread over
+    /// all of them.
     #[arg(long, env = "OWP_COMMANDS_PARTITIONS", default_value_t = 3)]
     pub commands_partitions: i32,
     /// How long commands are kept; they are intentions, the events are the record.

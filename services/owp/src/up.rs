@@ -5,7 +5,6 @@ use std::str::FromStr;
 use anyhow::Context;
 use owp_platform::{
     db::DatabaseSettings,
-    handoff::Handoff,
     kafka::{self, KafkaSettings},
     topics::Topics,
 };
@@ -85,13 +84,6 @@ pub async fn run(
             tracing::info!(topic = %name, "topic created");
         }
     }
-    // Services of this process hand what they append to the robots of this process, which take
-    // it without waiting for their next fetch (see owp_platform::handoff). The commands topic is
-    // declared before any robot starts, so that the command robot knows to fetch less often.
-    let handoff = Handoff::default();
-    if args.services.contains(&Service::Writepoint) {
-        handoff.written_here(&topics.commands_topic);
-    }
     // If one service fails, stop the others too rather than run half a stack.
     let stop = shutdown.child_token();
     let mut running = JoinSet::new();
@@ -105,39 +97,27 @@ pub async fn run(
         let stop = stop.clone();
         match service {
             Service::Robots => {
-                let robots = owp_robots::Robots::build_with_handoff(
-                    kafka_settings,
-                    topics,
-                    database,
-                    args.robots.clone(),
-                    handoff.clone(),
-                )
-                .await
-                .context("cannot start the robots")?;
+                let robots = owp_robots::Robots::build(kafka_settings, topics, database, args.robots.clone())
+                    .await
+                    .context("cannot start the robots")?;
                 running.spawn(async move { robots.run(stop).await });
             }
             Service::Auth => {
-                let auth = owp_auth::Application::build_with_handoff(
+                let auth = owp_auth::Application::build(
                     kafka_settings,
                     topics,
                     database,
                     owp_robots::PROJECTION_SCHEMA,
                     args.auth.clone(),
-                    Some(handoff.clone()),
                 )
                 .await
                 .context("cannot start auth")?;
                 running.spawn(async move { auth.run(stop).await });
             }
             Service::Writepoint => {
-                let app = owp_writepoint::Application::build_with_handoff(
-                    kafka_settings,
-                    topics,
-                    args.writepoint.clone(),
-                    Some(handoff.clone()),
-                )
-                .await
-                .context("cannot start the write point")?;
+                let app = owp_writepoint::Application::build(kafka_settings, topics, args.writepoint.clone())
+                    .await
+                    .context("cannot start the write point")?;
                 running.spawn(async move { app.run(stop).await.map_err(anyhow::Error::from) });
             }
             Service::Translator => {

@@ -244,9 +244,9 @@ pub fn reader(settings: &KafkaSettings, client_id: &str) -> Result<BaseConsumer>
         .set("group.id", format!("{client_id}-reader"))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
-        // What it reads is on the log already. tansu 0.6 holds every fetch for the full wait,
-        // data or not, so librdkafka's 500 ms default made reading a long log crawl.
-        .set("fetch.wait.max.ms", std::env::var("OWP_H4_READER_FETCH_WAIT").unwrap_or_else(|_| "10".into())) // H4-TEMP
+        // It reads a log to its end, where a fetch finds nothing and the broker would hold it
+        // for librdkafka's default 500 ms before the caller learns it has read everything.
+        .set("fetch.wait.max.ms", "10")
         .create()
         .map_err(|err| Error::kafka("cannot create consumer", err))
 }

@@ -8,7 +8,6 @@ pub mod config;
 pub mod db;
 pub mod duration;
 mod error;
-pub mod handoff;
 pub mod http;
 pub mod kafka;
 pub mod shutdown;

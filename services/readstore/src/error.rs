@@ -14,7 +14,7 @@ pub enum Error {
     Query(String),
     #[error("PostgreSQL read store: {context}: {source}")]
     Postgres { context: String, source: sqlx::Error },
-    #[error("Elasticsearch: {context}: {reason}")]
+    #[error("search engine read store: {context}: {reason}")]
     Elastic { context: String, reason: String, transient: bool },
 }
 

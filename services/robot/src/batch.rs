@@ -18,20 +18,14 @@ use rdkafka::{
 use sqlx::{Acquire, PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{
-    Error, Handler, HandlerError, Incoming,
-    handler::Fact,
-    handoff::{Acked, Handoff},
-    store,
-};
+use crate::{Error, Handler, HandlerError, Incoming, handler::Fact, store};
 
 /// Where decided facts and dead letters go.
 #[derive(Clone, Copy)]
 #[allow(missing_debug_implementations)] // holds a producer, which has no Debug
 pub enum Sink<'a> {
-    /// To the log (live robots), each fact also offered to this process's reader of the
-    /// events topic once the broker has acknowledged it.
-    Publish { producer: &'a FutureProducer, topics: &'a Topics, handoff: &'a Handoff },
+    /// To the log (live robots).
+    Publish { producer: &'a FutureProducer, topics: &'a Topics },
     /// Nowhere: a rebuild re-applies facts that are on the log already.
     Discard,
 }
@@ -240,8 +234,8 @@ impl<H: Handler> Step<'_, H> {
 
         // The facts are on the log before the offsets move: a crash in between repeats the
         // batch, and the repeated facts carry the same event ids.
-        if let Sink::Publish { producer, topics, handoff } = self.sink {
-            publish(producer, &topics.events_topic, &facts, handoff).await?;
+        if let Sink::Publish { producer, topics } = self.sink {
+            publish(producer, &topics.events_topic, &facts).await?;
             dead_letter(producer, &topics.deadletter_topic, self.group, self.topic, &dead_letters).await?;
         }
         let next = next_offsets(batch);
@@ -271,7 +265,6 @@ async fn publish(
     producer: &FutureProducer,
     topic: &TopicName,
     facts: &[Fact],
-    handoff: &Handoff,
 ) -> std::result::Result<(), BatchError> {
     let sends = facts.iter().map(|fact| {
         let payload = fact.event.to_json();
@@ -280,15 +273,7 @@ async fn publish(
                 .key(fact.key.as_str())
                 .payload(&payload)
                 .headers(kafka::event_headers(&fact.event));
-            let delivered =
-                producer.send(record, Duration::from_secs(10)).await.map_err(|(err, _)| Error::Kafka(err))?;
-            handoff.offer(Acked {
-                topic: topic.clone(),
-                partition: delivered.partition,
-                offset: delivered.offset,
-                key: Some(fact.key.as_str().to_owned()),
-                payload,
-            });
+            producer.send(record, Duration::from_secs(10)).await.map_err(|(err, _)| Error::Kafka(err))?;
             Ok(())
         }
     });

@@ -1,5 +1,5 @@
 //! The robots' metric names, defined once: lag per partition, batch size, apply latency,
-//! parked messages, messages handled and handed over.
+//! parked messages and messages handled.
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -30,9 +30,6 @@ pub struct RobotMetrics {
     pub parked: Family<GroupLabels, Gauge>,
     /// `robot_messages_total{group}`: messages handled (applied, skipped as duplicates or parked).
     pub messages: Family<GroupLabels, Counter>,
-    /// `robot_handed_messages_total{group}`: messages taken from the process's handoff rather
-    /// than a fetch (see `handoff`).
-    pub handed: Family<GroupLabels, Counter>,
 }
 
 impl RobotMetrics {
@@ -47,7 +44,6 @@ impl RobotMetrics {
             }),
             parked: Family::default(),
             messages: Family::default(),
-            handed: Family::default(),
         };
         registry.register("robot_lag", "Messages not yet handled, per partition", metrics.lag.clone());
         registry.register("robot_batch_size", "Messages per batch", metrics.batch_size.clone());
@@ -58,11 +54,6 @@ impl RobotMetrics {
         );
         registry.register("robot_parked", "Parked messages waiting for an operator", metrics.parked.clone());
         registry.register("robot_messages", "Messages handled", metrics.messages.clone());
-        registry.register(
-            "robot_handed_messages",
-            "Messages taken from another robot of this process as it published them, without a fetch",
-            metrics.handed.clone(),
-        );
         metrics
     }
 }

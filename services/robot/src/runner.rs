@@ -20,7 +20,6 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     Dedupe, Handler, Incoming, Result, RobotMetrics, RobotSettings,
     batch::{BatchError, Sink, Step},
-    handoff::{Handoff, Sequencer, Subscription},
     metrics::{GroupLabels, PartitionLabels},
     ownership::{OWNERSHIP_INTERVAL, Ownership},
     store,
@@ -41,9 +40,6 @@ pub struct RobotContext {
     pub producer: FutureProducer,
     pub settings: RobotSettings,
     pub metrics: RobotMetrics,
-    /// What this process's writers append, offered to the robot that reads it (see
-    /// [`owp_platform::handoff`]).
-    pub handoff: Handoff,
 }
 
 impl std::fmt::Debug for RobotContext {
@@ -78,13 +74,6 @@ impl ClientContext for RobotClientContext {
 
 impl ConsumerContext for RobotClientContext {}
 
-/// A message from one of a robot's two sources.
-enum Received {
-    Fetched(Incoming),
-    Handed(Incoming),
-    Nothing,
-}
-
 /// One running robot.
 pub struct Robot<H: Handler> {
     ctx: RobotContext,
@@ -94,10 +83,8 @@ pub struct Robot<H: Handler> {
     consumer: StreamConsumer<RobotClientContext>,
     ownership: Ownership,
     partitions: Vec<i32>,
-    /// What this process's other robots publish on our topic, taken without a fetch.
-    handoff: Subscription,
-    /// The next offset to accept per owned partition, from the fetch or the handoff.
-    sequencer: Sequencer,
+    /// The next offset to accept per owned partition: what lies below was taken already.
+    positions: HashMap<i32, i64>,
     /// Partitions whose position moved since the last commit to Kafka, and when the next is due.
     uncommitted: HashMap<i32, i64>,
     next_kafka_commit: Instant,
@@ -114,13 +101,6 @@ impl<H: Handler> Robot<H> {
         store::ensure(&ctx.pool, handler.schema()).await?;
         let group = format!("{}{}", ctx.settings.group_prefix, handler.name());
         let topic = handler.topic(&ctx.topics).clone();
-        // What a writer of this process appends reaches us through the handoff; only other
-        // processes' records wait for the fetch.
-        let fetch_wait = if ctx.handoff.is_written_here(&topic) {
-            ctx.settings.handed_fetch_wait
-        } else {
-            ctx.settings.fetch_max_wait
-        };
         // The group id names the committed offsets (for lag tools); partitions are assigned by
         // hand, never through group membership.
         let consumer: StreamConsumer<RobotClientContext> = ctx
@@ -130,10 +110,9 @@ impl<H: Handler> Robot<H> {
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .set("statistics.interval.ms", "5000")
-            .set("fetch.wait.max.ms", fetch_wait.as_millis().max(1).to_string())
+            .set("fetch.wait.max.ms", ctx.settings.fetch_max_wait.as_millis().max(1).to_string())
             .create_with_context(RobotClientContext { group: group.clone(), lag: ctx.metrics.lag.clone() })?;
         let ownership = Ownership::new(ctx.pool.clone(), group.clone());
-        let handoff = ctx.handoff.subscribe(topic.clone());
         Ok(Self {
             ctx,
             handler,
@@ -142,8 +121,7 @@ impl<H: Handler> Robot<H> {
             consumer,
             ownership,
             partitions: Vec::new(),
-            handoff,
-            sequencer: Sequencer::default(),
+            positions: HashMap::new(),
             uncommitted: HashMap::new(),
             next_kafka_commit: Instant::now(),
         })
@@ -204,11 +182,7 @@ impl<H: Handler> Robot<H> {
                     group: &self.group,
                     topic: &self.topic,
                     max_attempts: self.ctx.settings.max_attempts,
-                    sink: Sink::Publish {
-                        producer: &self.ctx.producer,
-                        topics: &self.ctx.topics,
-                        handoff: &self.ctx.handoff,
-                    },
+                    sink: Sink::Publish { producer: &self.ctx.producer, topics: &self.ctx.topics },
                     dedupe: Dedupe::Stored,
                 };
                 match step.process(&batch).await {
@@ -277,7 +251,7 @@ impl<H: Handler> Robot<H> {
                 positions.insert(*partition, next.unwrap_or(0));
             }
         }
-        self.sequencer.reset(&positions);
+        self.positions = positions;
         match self.consumer.assign(&assignment) {
             Ok(()) => tracing::info!(group = %self.group, partitions = ?owned, "partitions taken"),
             Err(err) => {
@@ -287,73 +261,28 @@ impl<H: Handler> Robot<H> {
         }
     }
 
-    /// Up to `batch_max_messages`, from the fetch and the handoff in the log's order, waiting at
-    /// most `batch_max_wait` once the first has arrived, and never past `until` for the first one
-    /// (ownership is re-checked then). Drops what lies below the positions (already taken).
+    /// Up to `batch_max_messages` in the log's order, waiting at most `batch_max_wait` once the
+    /// first has arrived, and never past `until` for the first one (ownership is re-checked then).
     async fn collect(&mut self, shutdown: &CancellationToken, until: Instant) -> Vec<Incoming> {
         let max = self.ctx.settings.batch_max_messages;
-        let mut batch = self.sequencer.ready(max);
-        // Both sources biased towards the handoff: when a message is there and its fetched
-        // copy too, the handed one is the one taken (they are the same message).
+        let mut batch = Vec::new();
         while batch.is_empty() {
-            let received = tokio::select! {
-                biased;
-                handed = self.handoff.recv() => Received::Handed(Incoming::from(&*handed)),
+            tokio::select! {
                 message = tokio::time::timeout_at(until.into(), self.consumer.recv()) => match message {
-                    Ok(message) => self.fetched(message),
+                    Ok(message) => take(&mut self.positions, &self.group, message, &mut batch),
                     Err(_) => return batch,
                 },
                 () = shutdown.cancelled() => return batch,
-            };
-            self.take(received, &mut batch, max);
+            }
         }
         let deadline = tokio::time::Instant::now() + self.ctx.settings.batch_max_wait;
         while batch.len() < max {
-            let received = tokio::select! {
-                biased;
-                handed = self.handoff.recv() => Received::Handed(Incoming::from(&*handed)),
-                message = tokio::time::timeout_at(deadline, self.consumer.recv()) => match message {
-                    Ok(message) => self.fetched(message),
-                    Err(_) => break,
-                },
-            };
-            self.take(received, &mut batch, max);
-        }
-        batch
-    }
-
-    fn fetched(
-        &self,
-        message: rdkafka::error::KafkaResult<rdkafka::message::BorrowedMessage<'_>>,
-    ) -> Received {
-        match message {
-            Ok(message) => Received::Fetched(Incoming {
-                partition: message.partition(),
-                offset: message.offset(),
-                key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                payload: message.payload().unwrap_or_default().to_vec(),
-            }),
-            // The client reconnects by itself; the error is only worth a line in the log.
-            Err(err) => {
-                tracing::warn!(group = %self.group, error = %err, "consumer error");
-                Received::Nothing
+            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                Ok(message) => take(&mut self.positions, &self.group, message, &mut batch),
+                Err(_) => break,
             }
         }
-    }
-
-    fn take(&mut self, received: Received, batch: &mut Vec<Incoming>, max: usize) {
-        let room = max.saturating_sub(batch.len()).max(1);
-        let taken = match received {
-            Received::Fetched(message) => self.sequencer.fetched(message, room),
-            Received::Handed(message) => self.sequencer.handed(message, room),
-            Received::Nothing => Vec::new(),
-        };
-        batch.extend(taken);
-        let handed = self.sequencer.handed_taken();
-        if handed > 0 {
-            let labels = GroupLabels { group: self.group.clone() };
-            self.ctx.metrics.handed.get_or_create(&labels).inc_by(handed);
-        }
+        batch
     }
 
     /// Remembers where each partition stands and tells Kafka too, at most once per
@@ -380,4 +309,35 @@ impl<H: Handler> Robot<H> {
             tracing::debug!(group = %self.group, error = %err, "Kafka offset commit failed (PostgreSQL holds the truth)");
         }
     }
+}
+
+/// Adds a fetched message to the batch unless it lies below its partition's position or its
+/// partition is no longer owned: a message of an earlier assignment still in the client's
+/// queue. A fetch may skip offsets (compaction, transaction markers), so anything at or
+/// beyond the position is taken.
+fn take(
+    positions: &mut HashMap<i32, i64>,
+    group: &str,
+    message: rdkafka::error::KafkaResult<rdkafka::message::BorrowedMessage<'_>>,
+    batch: &mut Vec<Incoming>,
+) {
+    let message = match message {
+        Ok(message) => message,
+        // The client reconnects by itself; the error is only worth a line in the log.
+        Err(err) => {
+            tracing::warn!(group = %group, error = %err, "consumer error");
+            return;
+        }
+    };
+    let Some(next) = positions.get_mut(&message.partition()) else { return };
+    if message.offset() < *next {
+        return;
+    }
+    *next = message.offset() + 1;
+    batch.push(Incoming {
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+        payload: message.payload().unwrap_or_default().to_vec(),
+    });
 }

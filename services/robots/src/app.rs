@@ -10,7 +10,7 @@ use owp_platform::{
     kafka::{self, KafkaSettings, ProducerTuning},
     topics::Topics,
 };
-use owp_robot::{Handoff, Robot, RobotContext, RobotMetrics, SchemaName};
+use owp_robot::{Robot, RobotContext, RobotMetrics, SchemaName};
 use sqlx::PgPool;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -61,18 +61,6 @@ impl Robots {
         database: &DatabaseSettings,
         settings: RobotsSettings,
     ) -> anyhow::Result<Self> {
-        Self::build_with_handoff(kafka_settings, topics, database, settings, Handoff::default()).await
-    }
-
-    /// With the handoff of a process whose other services (the write point, auth) hand over
-    /// what they append, so that the robots take it without a fetch.
-    pub async fn build_with_handoff(
-        kafka_settings: &KafkaSettings,
-        topics: &Topics,
-        database: &DatabaseSettings,
-        settings: RobotsSettings,
-        handoff: Handoff,
-    ) -> anyhow::Result<Self> {
         let pool = prepare_database(database).await?;
         let tuning =
             ProducerTuning { delivery_timeout: Duration::from_secs(10), ..ProducerTuning::default() };
@@ -95,8 +83,6 @@ impl Robots {
         };
         let router = Health::new(ready, Arc::new(registry)).routes().fallback(http::not_found);
         let listener = http::bind(settings.addr).await?;
-        // The command robot's facts go straight to the projector of this process.
-        handoff.written_here(&topics.events_topic);
         let ctx = RobotContext {
             kafka: kafka_settings.clone(),
             topics: topics.clone(),
@@ -104,7 +90,6 @@ impl Robots {
             producer,
             settings: settings.robot.clone(),
             metrics,
-            handoff,
         };
         let decide = DecideContext { session_idle_timeout: settings.session_idle_timeout };
         Ok(Self { ctx, decide, listener, router })

@@ -239,10 +239,9 @@ fn reader(kafka: &KafkaSettings) -> anyhow::Result<StreamConsumer> {
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .set("fetch.message.max.bytes", "4194304")
-        // A rebuild reads a log that is there already, so the broker never needs to hold a fetch
-        // for new data; tansu 0.6 holds every fetch for its full wait, data or not (librdkafka's
-        // 500 ms default made each 5 MB fetch wait a quarter of a second).
-        .set("fetch.wait.max.ms", std::env::var("OWP_H4_REPLAY_FETCH_WAIT").unwrap_or_else(|_| "5".into())) // H4-TEMP
+        // A rebuild stops at offsets read beforehand: once a partition is done the broker has
+        // nothing new for it, and a fetch held for librdkafka's default 500 ms only delays the end.
+        .set("fetch.wait.max.ms", "5")
         .create()?)
 }
 

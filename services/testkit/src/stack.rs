@@ -171,7 +171,12 @@ impl PrivateStack {
 
     /// The script with this stack's environment.
     fn command(&self) -> std::process::Command {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services");
+        // From the directory cargo runs the test in (every crate sits two levels below the
+        // repository's root), not the one this crate was compiled in: CI reuses a build cache
+        // across clones, and an unchanged crate keeps the path of the clone that built it.
+        let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf(), Into::into);
+        let script = crate_dir.join("../../scripts/services");
         let mut command = std::process::Command::new(script);
         command
             .env("OWP_STATE_DIR", &self.state_dir)

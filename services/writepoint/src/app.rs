@@ -4,7 +4,6 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, middleware};
 use owp_platform::{
-    handoff::Handoff,
     http::{self, Health, HttpMetrics, ReadyCheck},
     kafka::{self, KafkaSettings, ProducerTuning},
     topics::Topics,
@@ -28,17 +27,6 @@ pub struct Application {
 
 impl Application {
     pub async fn build(kafka_settings: &KafkaSettings, topics: &Topics, settings: Settings) -> Result<Self> {
-        Self::build_with_handoff(kafka_settings, topics, settings, None).await
-    }
-
-    /// With the handoff of a process whose robots read the commands topic (`owp up`): every
-    /// acknowledged command is offered to them too.
-    pub async fn build_with_handoff(
-        kafka_settings: &KafkaSettings,
-        topics: &Topics,
-        settings: Settings,
-        handoff: Option<Handoff>,
-    ) -> Result<Self> {
         let registry = Arc::new(Registry::embedded()?);
         let api = crate::openapi::document(&registry)?;
         let mut metrics_registry = prometheus_client::registry::Registry::default();
@@ -52,15 +40,12 @@ impl Application {
             idempotent: settings.producer_idempotent,
         };
         let producer = kafka::producer(kafka_settings, "owp-writepoint", &tuning)?;
-        let mut log = CommandLog::new(
+        let log = CommandLog::new(
             producer,
             topics.commands_topic.clone(),
             settings.produce_timeout,
             metrics.produce_latency.clone(),
         );
-        if let Some(handoff) = handoff {
-            log = log.with_handoff(handoff);
-        }
 
         let ready = {
             let log = log.clone();

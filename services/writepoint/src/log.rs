@@ -2,10 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use owp_platform::{
-    handoff::{Acked, Handoff},
-    kafka,
-};
+use owp_platform::kafka;
 use owp_protocol::{DocumentId, Submission, TopicName};
 use prometheus_client::metrics::histogram::Histogram;
 use rdkafka::{
@@ -47,9 +44,6 @@ pub struct CommandLog {
     topic: TopicName,
     timeout: Duration,
     latency: Histogram,
-    /// Readers in this process (the command robot of `owp up`) take what is acknowledged from
-    /// here instead of waiting for their next fetch.
-    handoff: Option<Handoff>,
 }
 
 impl std::fmt::Debug for CommandLog {
@@ -60,14 +54,7 @@ impl std::fmt::Debug for CommandLog {
 
 impl CommandLog {
     pub fn new(producer: FutureProducer, topic: TopicName, timeout: Duration, latency: Histogram) -> Self {
-        Self { producer, topic, timeout, latency, handoff: None }
-    }
-
-    /// Hands every acknowledged command to the readers of this process too.
-    pub fn with_handoff(mut self, handoff: Handoff) -> Self {
-        handoff.written_here(&self.topic);
-        self.handoff = Some(handoff);
-        self
+        Self { producer, topic, timeout, latency }
     }
 
     pub fn producer(&self) -> &FutureProducer {
@@ -109,17 +96,8 @@ impl CommandLog {
                 offset: delivered.offset,
             }),
         };
-        if let Ok(receipt) = &result {
+        if result.is_ok() {
             self.latency.observe(start.elapsed().as_secs_f64());
-            if let Some(handoff) = &self.handoff {
-                handoff.offer(Acked {
-                    topic: self.topic.clone(),
-                    partition: receipt.partition,
-                    offset: receipt.offset,
-                    key: Some(submission.key.as_str().to_owned()),
-                    payload,
-                });
-            }
         }
         result
     }

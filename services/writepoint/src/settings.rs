@@ -33,10 +33,10 @@ pub struct Settings {
     /// How long the producer may wait to fill a batch to the broker.
     #[arg(long, env = "OWP_PRODUCER_LINGER", default_value = "2ms", value_parser = duration::parse)]
     pub producer_linger: Duration,
-    /// Idempotent produce (no duplicates from the client's own retries). On by default; turn it
-    /// off only for a broker that mishandles it: tansu 0.6's SQLite storage can panic on its
-    /// idempotence bookkeeping under load. Duplicates are harmless downstream anyway (robots drop
-    /// a document_id they have seen).
+    /// Idempotent produce: the broker drops the client's own retries, and more than one request
+    /// may be in flight per connection without reordering. Off means one request in flight
+    /// (duplicates from retries are harmless downstream: robots drop a document_id they have
+    /// seen).
     #[arg(long, env = "OWP_PRODUCER_IDEMPOTENT", default_value_t = true, action = clap::ArgAction::Set)]
     pub producer_idempotent: bool,
     /// How long in-flight requests may take to finish after SIGTERM.

@@ -1,15 +1,15 @@
 //! The stack a benchmark runs against, on free ports of its own with its own topics and database,
 //! in one of two topologies:
-//! - `in-process`: every service in this process, started by the code of `owp up` itself (so the
-//!   write point and auth hand what they append to the robots, as `owp up` does);
+//! - `in-process`: every service in this process, started by the code of `owp up` itself;
 //! - `processes`: the binaries `writepoint`, `robots`, `auth`, `translator` and `readpoint`, each a
 //!   child process with the environment its systemd unit gives it (`dist/systemd/*.service`: the
-//!   settings of `/etc/owp/owp.env`, `RUST_LOG=info`, the translator's configuration file), no
-//!   handoff between them: everything goes through the broker, as in production.
+//!   settings of `/etc/owp/owp.env`, `RUST_LOG=info`, the translator's configuration file), as in
+//!   production.
 //!
-//! Either way the stack is ready when every service's `/readyz` answers 200. It must never stop a
-//! process it did not start: children are stopped by their own pid (SIGTERM, then SIGKILL after
-//! a bound), and killed if the benchmark itself fails before stopping them.
+//! Either way every record goes through the broker, and the stack is ready when every service's
+//! `/readyz` answers 200. It must never stop a process it did not start: children are stopped by
+//! their own pid (SIGTERM, then SIGKILL after a bound), and killed if the benchmark itself fails
+//! before stopping them.
 
 use std::{
     net::SocketAddr,
@@ -64,7 +64,6 @@ pub struct StackSettings<'a> {
     /// Consumer groups are named under this prefix, so that they are the run's own.
     pub group_prefix: String,
     pub translator_config: PathBuf,
-    pub producer_idempotent: bool,
     /// Where the service binaries are (the `processes` topology).
     pub bin_dir: PathBuf,
     /// Where the children's logs go (the `processes` topology).
@@ -204,7 +203,6 @@ fn in_process(
     // The benchmark created the topics already, with the partitions it prints.
     args.ensure_topics = false;
     args.writepoint.addr = ports.writepoint;
-    args.writepoint.producer_idempotent = settings.producer_idempotent;
     args.readpoint.addr = ports.readpoint;
     args.auth.addr = ports.auth;
     args.robots.addr = ports.robots;
@@ -276,8 +274,7 @@ fn environment(
                 .with_context(|| format!("{}", settings.translator_config.display()))?;
             set("OWP_TRANSLATOR_CONFIG", config.display().to_string());
         }
-        Service::Writepoint => set("OWP_PRODUCER_IDEMPOTENT", settings.producer_idempotent.to_string()),
-        Service::Robots | Service::Auth | Service::Readpoint => {}
+        Service::Writepoint | Service::Robots | Service::Auth | Service::Readpoint => {}
     }
     // Later entries win: the run's settings over what was passed on.
     let mut seen = std::collections::HashSet::new();

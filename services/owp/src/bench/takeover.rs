@@ -320,7 +320,7 @@ fn spawn(
         .args(["--heartbeat-interval", &format!("{}ms", args.heartbeat_interval.as_millis())])
         .env("OWP_KAFKA_BROKERS", &kafka_settings.kafka_brokers)
         .env("OWP_DATABASE_URL", &database.database_url)
-        .env("OWP_LOG", std::env::var("OWP_H4_CHILD_LOG").unwrap_or_else(|_| "error".into())) // H4-TEMP
+        .env("OWP_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -376,11 +376,8 @@ fn by_locks(
     runtime: &tokio::runtime::Handle,
     args: &ChildArgs,
 ) -> anyhow::Result<()> {
-    let mut config = kafka_settings.client_config(&args.group);
-    if let Ok(debug) = std::env::var("OWP_H4_KAFKA_DEBUG") {
-        config.set("debug", debug);
-    } // H4-TEMP
-    let consumer: BaseConsumer = config
+    let consumer: BaseConsumer = kafka_settings
+        .client_config(&args.group)
         .set("group.id", &args.group)
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")

@@ -46,10 +46,6 @@ pub struct VisibilityArgs {
     /// How long to post.
     #[arg(long, default_value = "60s", value_parser = owp_platform::duration::parse)]
     pub duration: Duration,
-    /// Produce idempotently from the write point (tansu 0.6's SQLite storage panics on its
-    /// idempotence bookkeeping at this rate, see README; robots drop duplicates anyway).
-    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
-    pub idempotent: bool,
     /// `in-process`: every service in this process, as `owp up` runs them; `processes`: each
     /// service binary a child process, as the systemd units run them.
     #[arg(long, value_enum, default_value = "in-process")]
@@ -86,13 +82,11 @@ pub async fn run(
         ..args.read_store.clone()
     };
     println!(
-        "owp bench visibility: {} documents/s for {}, topology {}, read store {}, idempotent write \
-         point {}, topics {prefix}.* ({} command and {} event partitions), database {}",
+        "owp bench visibility: {} documents/s for {}, topology {}, read store {}, topics {prefix}.* ({} command and {} event partitions), database {}",
         args.rate,
         humantime::format_duration(args.duration),
         args.topology.describe(),
         read_store.redacted(),
-        args.idempotent,
         args.topics.commands_partitions,
         args.topics.events_partitions,
         database.redacted()
@@ -109,7 +103,6 @@ pub async fn run(
         read_store: &read_store,
         group_prefix: format!("{prefix}.robot."),
         translator_config: args.translator_config.clone(),
-        producer_idempotent: args.idempotent,
         bin_dir,
         log_dir: log_dir.clone(),
     };

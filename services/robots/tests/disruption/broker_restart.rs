@@ -32,9 +32,11 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
     .await;
     let downtime = downtime.expect("the broker was restarted mid-stream");
     crate::report(&format!(
-        "broker killed (SIGKILL) after {} of {documents} documents, serving again {:.1} s later",
+        "broker killed (SIGKILL) after {} of {documents} documents, serving again {:.1} s later; {} \
+         records resent by the test's producer after the restart",
         documents / 2,
-        downtime.as_secs_f64()
+        downtime.as_secs_f64(),
+        sent.resent
     ));
     flow::check(&names, &sent, Duration::from_secs(600)).await;
     stack.stop().await;

@@ -2,11 +2,18 @@
 //! has exactly one outcome fact, no row is missing or doubled, and a rebuild from the log equals
 //! the projection.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use owp_protocol::Registry;
 use owp_robots::replay::{self, ReplayOptions};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{
+    error::KafkaError,
+    producer::{FutureProducer, FutureRecord},
+    types::RDKafkaErrorCode,
+};
 use serde_json::{Value, json};
 
 use crate::support::{Names, read_all, wait_scalar};
@@ -17,6 +24,8 @@ pub struct Sent {
     pub businesses: Vec<String>,
     pub bogus: Vec<String>,
     pub profiles: Vec<String>,
+    /// Records the test's producer had to send again (see [`RESENT`]).
+    pub resent: usize,
 }
 
 impl Sent {
@@ -71,17 +80,38 @@ pub async fn send(
             let submission = registry.parse_document(document, time::OffsetDateTime::now_utc()).unwrap();
             sends.push((submission.key.as_str().to_owned(), submission.command.to_json()));
         }
-        let deliveries = sends.iter().map(|(key, payload)| {
-            producer.send(FutureRecord::to(topic).key(key).payload(payload), Duration::from_secs(120))
-        });
-        for delivery in futures::future::join_all(deliveries).await {
-            delivery
-                .map_err(|(err, _)| err)
-                .expect("the test's producer must deliver (it waits out restarts)");
-        }
+        let deliveries = sends.iter().map(|(key, payload)| deliver(producer, topic, key, payload));
+        sent.resent += futures::future::join_all(deliveries).await.into_iter().sum::<usize>();
         between(start + chunk).await;
     }
     sent
+}
+
+/// What librdkafka fails a record with, unwritten, for a moment after a broker restart: a
+/// metadata answer from the restarted broker's still empty cache leaves the topic or partition
+/// unknown to it, or drops the broker's handle with what was queued there.
+const RESENT: [RDKafkaErrorCode; 3] =
+    [RDKafkaErrorCode::UnknownTopic, RDKafkaErrorCode::UnknownPartition, RDKafkaErrorCode::BrokerDestroy];
+
+/// Sends one record until the broker acknowledges it (bounded), resending it — same key, same
+/// payload, as a client of the write point resends after a 503 — after a [`RESENT`] error; the
+/// robots drop a copy by its document id. Returns how many times it was resent.
+async fn deliver(producer: &FutureProducer, topic: &str, key: &str, payload: &[u8]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut resent = 0;
+    loop {
+        let record = FutureRecord::to(topic).key(key).payload(payload);
+        match producer.send(record, Duration::from_secs(120)).await {
+            Ok(_) => return resent,
+            Err((KafkaError::MessageProduction(code), _))
+                if RESENT.contains(&code) && Instant::now() < deadline =>
+            {
+                resent += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err((err, _)) => panic!("the test's producer must deliver (it waits out restarts): {err}"),
+        }
+    }
 }
 
 /// Waits until every document has an outcome, then checks everything the issue asks.

@@ -120,20 +120,10 @@ impl Stack {
         // The schema must exist before auth starts; the robots (or the child) create it.
         owp_robots::app::prepare_database(&names.database).await.unwrap();
         let mut robots_url = None;
-        // As in `owp up`: with the robots in this process, the write point and auth hand them
-        // what they append.
-        let handoff = robots.then(owp_platform::handoff::Handoff::default);
-        if let Some(handoff) = &handoff {
-            handoff.written_here(&names.topics.commands_topic);
-            let robots = Robots::build_with_handoff(
-                &names.kafka,
-                &names.topics,
-                &names.database,
-                names.robots_settings(),
-                handoff.clone(),
-            )
-            .await
-            .unwrap();
+        if robots {
+            let robots = Robots::build(&names.kafka, &names.topics, &names.database, names.robots_settings())
+                .await
+                .unwrap();
             robots_url = Some(format!("http://{}", robots.local_addr()));
             let stop = shutdown.clone();
             tasks.spawn(async move { robots.run(stop).await });
@@ -141,29 +131,17 @@ impl Stack {
         let mut auth_settings = owp_auth::Settings::defaults();
         auth_settings.addr = ([127, 0, 0, 1], 0).into();
         auth_settings.apply_timeout = Duration::from_secs(30);
-        let auth = owp_auth::Application::build_with_handoff(
-            &names.kafka,
-            &names.topics,
-            &names.database,
-            "owp",
-            auth_settings,
-            handoff.clone(),
-        )
-        .await
-        .unwrap();
+        let auth =
+            owp_auth::Application::build(&names.kafka, &names.topics, &names.database, "owp", auth_settings)
+                .await
+                .unwrap();
         let auth_url = format!("http://{}", auth.local_addr());
         let stop = shutdown.clone();
         tasks.spawn(async move { auth.run(stop).await });
         let mut wp_settings = owp_writepoint::Settings::defaults();
         wp_settings.addr = ([127, 0, 0, 1], 0).into();
-        let writepoint = owp_writepoint::Application::build_with_handoff(
-            &names.kafka,
-            &names.topics,
-            wp_settings,
-            handoff,
-        )
-        .await
-        .unwrap();
+        let writepoint =
+            owp_writepoint::Application::build(&names.kafka, &names.topics, wp_settings).await.unwrap();
         let writepoint_url = format!("http://{}", writepoint.local_addr());
         let stop = shutdown.clone();
         tasks.spawn(async move { writepoint.run(stop).await.map_err(anyhow::Error::from) });
@@ -200,13 +178,6 @@ impl Stack {
         while let Some(joined) = self.tasks.join_next().await {
             joined.unwrap().unwrap();
         }
-    }
-
-    /// One counter of the in-process robots' /metrics (0 when it has no sample yet).
-    pub async fn robots_counter(&self, series: &str) -> f64 {
-        let url = format!("{}/metrics", self.robots.as_deref().expect("the stack runs the robots"));
-        let text = self.client.get(url).send().await.unwrap().text().await.unwrap();
-        text.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok()).unwrap_or(0.0)
     }
 
     pub async fn auth_post(&self, path: &str, body: Value) -> reqwest::Response {
