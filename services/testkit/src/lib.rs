@@ -7,11 +7,13 @@
 
 mod error;
 mod node;
+mod poll;
 mod ports;
 mod stack;
 mod status;
 
 pub use error::{Error, Result};
 pub use node::{Node, Role, Shape};
+pub use poll::poll;
 pub use stack::PrivateStack;
 pub use status::Status;

@@ -9,7 +9,7 @@ use std::{
     path::{Path, PathBuf},
     process::{Output, Stdio},
     sync::atomic::{AtomicBool, Ordering},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use tokio::{io::AsyncReadExt as _, io::AsyncWriteExt as _, net::TcpStream, process::Command};
@@ -26,6 +26,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(STOP_SECONDS + 30);
 const QUICK_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long a restarted ZooKeeper node or controller may take to serve.
 const SERVE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How often a starting node is asked whether it serves.
+const POLL: Duration = Duration::from_millis(200);
 
 /// ZooKeeper and Kafka of one test. Dropping it stops every node (`scripts/services stop`) and
 /// removes the state directory, unless the test failed: then the directory and its logs stay,
@@ -138,25 +140,18 @@ impl PrivateStack {
 
     /// Until the ZooKeeper node answers `srvr` with a mode (it has joined a quorum).
     async fn await_zookeeper(&self, node: Node) -> Result<()> {
-        let deadline = Instant::now() + SERVE_TIMEOUT;
-        while !srvr(self.zookeeper_port(node)).await.contains("Mode: ") {
-            if Instant::now() >= deadline {
-                return Err(self.not_serving(node));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Ok(())
+        let port = self.zookeeper_port(node);
+        crate::poll(SERVE_TIMEOUT, POLL, async || srvr(port).await.contains("Mode: ").then_some(()))
+            .await
+            .ok_or_else(|| self.not_serving(node))
     }
 
     async fn await_port(&self, node: Node, port: u16) -> Result<()> {
-        let deadline = Instant::now() + SERVE_TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if Instant::now() >= deadline {
-                return Err(self.not_serving(node));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Ok(())
+        crate::poll(SERVE_TIMEOUT, POLL, async || {
+            TcpStream::connect(("127.0.0.1", port)).await.ok().map(drop)
+        })
+        .await
+        .ok_or_else(|| self.not_serving(node))
     }
 
     /// A start failed: its message points into the state directory, which must outlive the stack.

@@ -11,7 +11,7 @@ use std::{
 };
 
 use owp_platform::kafka::KafkaSettings;
-use owp_testkit::{Node, PrivateStack, Shape};
+use owp_testkit::{Node, PrivateStack, Shape, poll};
 
 use crate::{
     flow::{self, Sent},
@@ -113,14 +113,14 @@ impl Drill {
 
     /// Waits (bounded) until `condition` holds of the load, failing early on a wrong answer.
     pub async fn until(&self, what: &str, condition: impl Fn(&Load) -> bool) {
-        let deadline = Instant::now() + FLOW_LIMIT;
-        while !condition(&self.load) {
+        let held = poll(FLOW_LIMIT, Duration::from_millis(50), async || {
             if let Some(problem) = self.load.first_problem() {
                 panic!("{}: a wrong answer while waiting for {what}: {problem}", self.name);
             }
-            assert!(Instant::now() < deadline, "{}: not {what} within {FLOW_LIMIT:?}", self.name);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            condition(&self.load).then_some(())
+        })
+        .await;
+        assert!(held.is_some(), "{}: not {what} within {FLOW_LIMIT:?}", self.name);
     }
 
     /// Until `share` of the documents are accepted.
@@ -141,19 +141,20 @@ impl Drill {
 
     async fn controller_where(&self, wanted: impl Fn(Node) -> bool) -> Node {
         let asked = Instant::now();
-        let deadline = asked + RECOVERY_LIMIT;
-        loop {
+        let mut last = None;
+        let controller = poll(RECOVERY_LIMIT, Duration::from_millis(500), async || {
             let status = self.cluster.status().await.expect("scripts/services status");
-            if let Some(controller) = status.controller().filter(|&c| wanted(c)) {
-                self.note(format!(
-                    "scripts/services status names {controller} the active controller (asked for {:.1} s)",
-                    asked.elapsed().as_secs_f64()
-                ));
-                return controller;
-            }
-            assert!(Instant::now() < deadline, "no active controller within {RECOVERY_LIMIT:?}:\n{status}");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+            let found = status.controller().filter(|&c| wanted(c));
+            last = Some(status);
+            found
+        })
+        .await
+        .unwrap_or_else(|| panic!("no active controller within {RECOVERY_LIMIT:?}:\n{}", last.unwrap()));
+        self.note(format!(
+            "scripts/services status names {controller} the active controller (asked for {:.1} s)",
+            asked.elapsed().as_secs_f64()
+        ));
+        controller
     }
 
     /// Until every partition of the drill's topics is writable without the brokers `down`.

@@ -77,21 +77,24 @@ impl KafkaView {
         brokers: usize,
     ) -> Duration {
         let started = Instant::now();
-        loop {
-            let last = match self.partitions().await {
+        let mut last = String::new();
+        let ready = owp_testkit::poll(limit, Duration::from_millis(250), async || {
+            last = match self.partitions().await {
                 Ok((partitions, registered))
                     if partitions.len() == self.topics.len() * PARTITIONS as usize
                         && registered >= brokers
                         && partitions.iter().all(&ready) =>
                 {
-                    return started.elapsed();
+                    return Some(());
                 }
                 Ok((partitions, registered)) => format!("{registered} brokers, {partitions:?}"),
                 Err(err) => err,
             };
-            assert!(started.elapsed() < limit, "not {what} within {limit:?}; last seen: {last}");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+            None
+        })
+        .await;
+        assert!(ready.is_some(), "not {what} within {limit:?}; last seen: {last}");
+        started.elapsed()
     }
 
     /// Until every partition has a leader outside `down` and at least `min_isr` in-sync replicas,

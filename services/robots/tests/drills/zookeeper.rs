@@ -6,20 +6,17 @@
 
 use std::time::{Duration, Instant};
 
-use owp_testkit::{Node, Shape};
+use owp_testkit::{Node, Shape, poll};
 
 use crate::drill::Drill;
 
 /// The ensemble's leader once it is none of `gone` (bounded), asked of the nodes directly.
 async fn zookeeper_leader(drill: &Drill, gone: &[Node]) -> Node {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(leader) = drill.cluster.zookeeper_leader().await.filter(|leader| !gone.contains(leader)) {
-            return leader;
-        }
-        assert!(Instant::now() < deadline, "ZooKeeper elected no leader within 120 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll(Duration::from_secs(120), Duration::from_millis(100), async || {
+        drill.cluster.zookeeper_leader().await.filter(|leader| !gone.contains(leader))
+    })
+    .await
+    .expect("ZooKeeper elected no leader within 120 s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,11 +52,13 @@ async fn two_zookeeper_nodes_stopped_never_hang_the_write_point() {
     for node in down {
         drill.cluster.stop(node).await.unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Some(leader) = drill.cluster.zookeeper_leader().await {
-        assert!(Instant::now() < deadline, "{leader} still leads with two of three nodes stopped");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut last = None;
+    poll(Duration::from_secs(30), Duration::from_millis(100), async || {
+        last = drill.cluster.zookeeper_leader().await;
+        last.is_none().then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("{} still leads with two of three nodes stopped", last.unwrap()));
     let lost = drill.step("no ZooKeeper quorum: the node left has no leader");
     // Long enough for any request stuck on the lost quorum to have shown it: twice the bound on
     // an answer, and a twentieth of the documents answered meanwhile.
