@@ -1,5 +1,6 @@
 //! The `deployer` command line: `run` (the daemon), `status`, `publish`, `package` (build and
-//! sign a release tarball) and `keygen`. Every flag has an `OWP_DEPLOYER_*` variable and may be
+//! sign a release tarball), `sign-pointer` (sign a `current` pointer for a later `publish`) and
+//! `keygen`. Every flag has an `OWP_DEPLOYER_*` variable and may be
 //! set in the `--config` TOML file by its long name. Parsing happens here, once; the commands
 //! below get validated values.
 
@@ -13,7 +14,7 @@ use crate::{
     Result,
     daemon::Deployer,
     publish,
-    release::{self, PackageSpec, PublicKey, SecretKey, Version},
+    release::{self, PackageSpec, PublicKey, SecretKey, SignedPointer, Version},
     settings::RunSettings,
     status,
     store::{ReleaseStore, StoreSettings},
@@ -45,6 +46,7 @@ impl Cli {
             Command::Status(_) => "status",
             Command::Publish(_) => "publish",
             Command::Package(_) => "package",
+            Command::SignPointer(_) => "sign-pointer",
             Command::Keygen(_) => "keygen",
         }
     }
@@ -56,10 +58,13 @@ pub enum Command {
     Run(Box<RunSettings>),
     /// Show the current release, the lease holder and every instance's version, phase and health.
     Status(StatusArgs),
-    /// Upload a release tarball and make it the current release of the environment.
+    /// Upload a release tarball and make it the current release of the environment (a pointer
+    /// signed with the release key).
     Publish(PublishArgs),
     /// Build and sign a release tarball from built binaries, units and default configuration.
     Package(PackageArgs),
+    /// Sign a current-release pointer for a release tarball, for a later `publish --pointer`.
+    SignPointer(SignPointerArgs),
     /// Create a release signing key pair (minisign format).
     Keygen(KeygenArgs),
 }
@@ -71,6 +76,9 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long, env = "OWP_DEPLOYER_STATUS_JSON")]
     pub json: bool,
+    /// Check the current pointer's signature against this minisign public key.
+    #[arg(long, env = "OWP_DEPLOYER_PUBLIC_KEY")]
+    pub public_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -87,9 +95,45 @@ pub struct PublishArgs {
     #[arg(long, env = "OWP_DEPLOYER_PUBLIC_KEY")]
     pub public_key: Option<PathBuf>,
     /// Upload the tarball but leave the current-release pointer where it is (a later `publish
-    /// --release-version` deploys it).
-    #[arg(long, requires = "tarball")]
+    /// --release-version` or `publish --pointer` deploys it).
+    #[arg(long, requires = "tarball", conflicts_with_all = ["secret_key", "pointer", "rollback"])]
     pub upload_only: bool,
+    /// Sign the new pointer with this minisign secret key (the release key).
+    #[arg(long, env = "OWP_DEPLOYER_SECRET_KEY", conflicts_with = "pointer")]
+    pub secret_key: Option<PathBuf>,
+    /// Password of an encrypted secret key.
+    #[arg(long, env = "OWP_DEPLOYER_SECRET_KEY_PASSWORD", hide_env_values = true)]
+    pub secret_key_password: Option<String>,
+    /// Publish a pointer signed earlier by `deployer sign-pointer` (checked against
+    /// --public-key), instead of signing one here.
+    #[arg(long, env = "OWP_DEPLOYER_POINTER")]
+    pub pointer: Option<PathBuf>,
+    /// Sign the pointer as a rollback: the only way to point the fleet at a release older than
+    /// the current one.
+    #[arg(long, requires = "secret_key")]
+    pub rollback: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SignPointerArgs {
+    /// The release tarball the pointer names (it must verify under the key's public half).
+    #[arg(long, env = "OWP_DEPLOYER_TARBALL")]
+    pub tarball: PathBuf,
+    /// The environment the pointer is for; deployers of every other environment refuse it.
+    #[arg(long, env = "OWP_DEPLOYER_ENVIRONMENT")]
+    pub environment: String,
+    /// minisign secret key (the release key).
+    #[arg(long, env = "OWP_DEPLOYER_SECRET_KEY")]
+    pub secret_key: PathBuf,
+    /// Password of an encrypted secret key.
+    #[arg(long, env = "OWP_DEPLOYER_SECRET_KEY_PASSWORD", hide_env_values = true)]
+    pub secret_key_password: Option<String>,
+    /// Sign it as a rollback.
+    #[arg(long)]
+    pub rollback: bool,
+    /// Where to write the signed pointer.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -143,7 +187,8 @@ pub async fn execute(cli: Cli, shutdown: CancellationToken) -> Result<()> {
         Command::Run(settings) => Deployer::build(*settings, shutdown.clone()).await?.run().await,
         Command::Status(args) => {
             let store = ReleaseStore::connect(&args.store).await?;
-            let fleet = status::fleet_status(&store).await?;
+            let key = args.public_key.as_deref().map(PublicKey::from_file).transpose()?;
+            let fleet = status::fleet_status(&store, key.as_ref()).await?;
             if args.json {
                 let text =
                     serde_json::to_string_pretty(&fleet).map_err(|err| crate::Error::json("status", err))?;
@@ -167,15 +212,59 @@ pub async fn execute(cli: Cli, shutdown: CancellationToken) -> Result<()> {
                 );
                 return Ok(());
             }
-            let published =
-                publish::publish(&store, args.tarball.as_deref(), args.release_version, key.as_ref()).await?;
+            let secret = args
+                .secret_key
+                .as_deref()
+                .map(|path| SecretKey::from_file(path, args.secret_key_password.clone()))
+                .transpose()?;
+            let signing = match (&secret, &args.pointer) {
+                (Some(key), _) => publish::Signing::Key { key, rollback: args.rollback },
+                (None, Some(path)) => {
+                    let bytes = std::fs::read(path)
+                        .map_err(|err| crate::Error::io(format!("cannot read {}", path.display()), err))?;
+                    let pointer = SignedPointer::from_bytes(&bytes)
+                        .map_err(|reason| crate::Error::Publish(format!("{}: {reason}", path.display())))?;
+                    let public_key = key.as_ref().ok_or_else(|| {
+                        crate::Error::Config("--pointer needs --public-key to check it against".into())
+                    })?;
+                    publish::Signing::Signed { pointer, public_key }
+                }
+                (None, None) => {
+                    return Err(crate::Error::Config(
+                        "the current pointer must be signed: give --secret-key (the release key) or --pointer (signed by `deployer sign-pointer`)".into(),
+                    ));
+                }
+            };
+            let published = publish::publish(
+                &store,
+                args.tarball.as_deref(),
+                args.release_version,
+                key.as_ref(),
+                signing,
+            )
+            .await?;
+            if let Some(reason) = &published.replaced_untrusted {
+                eprintln!("the pointer replaced did not verify ({reason}); it is overwritten");
+            }
             println!(
-                "release {} is current in s3://{}/{} ({})",
-                published.current.version,
+                "release {} is current in s3://{}/{}: {} ({}{})",
+                published.pointer.version,
                 store.s3().bucket(),
                 store.layout().current(),
-                if published.uploaded { "uploaded" } else { "already uploaded" }
+                published.pointer.describe(),
+                if published.uploaded { "uploaded" } else { "already uploaded" },
+                if published.moved { "" } else { "; the pointer was already this one" }
             );
+            Ok(())
+        }
+        Command::SignPointer(args) => {
+            let key = SecretKey::from_file(&args.secret_key, args.secret_key_password)?;
+            let signed = publish::sign_pointer(&args.tarball, &args.environment, &key, args.rollback).await?;
+            let pointer =
+                signed.unverified().ok_or_else(|| crate::Error::Publish("unreadable pointer".into()))?;
+            std::fs::write(&args.out, signed.to_bytes()?)
+                .map_err(|err| crate::Error::io(format!("cannot write {}", args.out.display()), err))?;
+            println!("{}: {}", args.out.display(), pointer.describe());
             Ok(())
         }
         Command::Package(args) => {

@@ -17,15 +17,15 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Error, Result,
+    Error, Result, events,
     health::ReadyProbe,
     install::InstallRoot,
     lb::{Alb, AlbTarget, Haproxy, LoadBalancer, NoLoadBalancer},
     lease::{Lease, LeaseSettings},
     process::{Children, ProcessManager, Systemd},
-    release::{PublicKey, Version},
+    release::{self, Judging, Manifest, Pointer, PublicKey, SignedPointer, Version},
     settings::{LbKind, ProcessKind, RunSettings},
-    state::{Journal, JournalFile, Phase},
+    state::{AcceptedPointerFile, Journal, JournalFile, Phase},
     store::{InstanceReport, ReleaseStore, now_rfc3339},
 };
 
@@ -74,6 +74,11 @@ pub struct Deployer {
     pub(crate) shutdown: CancellationToken,
     pub(crate) refused: HashSet<Version>,
     pub(crate) skipped_bad: HashSet<Version>,
+    /// The newest signed pointer this instance accepted (persisted: the replay high-water mark).
+    pub(crate) accepted: Option<Pointer>,
+    accepted_file: AcceptedPointerFile,
+    /// The bytes of the last `current` object refused, so one refusal is logged once.
+    refused_pointer: Option<Vec<u8>>,
     status: watch::Sender<Status>,
     /// When the current phase began, for the event of a phase that fails.
     phase_started: std::sync::Mutex<Instant>,
@@ -141,6 +146,8 @@ impl Deployer {
             )?),
         };
         let journal = JournalFile::new(&settings.state_dir)?;
+        let accepted_file = AcceptedPointerFile::new(&settings.state_dir)?;
+        let accepted = accepted_file.load()?;
         let downloads = settings.state_dir.join("downloads");
         std::fs::create_dir_all(&downloads)
             .map_err(|err| Error::io(format!("cannot create {}", downloads.display()), err))?;
@@ -179,6 +186,9 @@ impl Deployer {
             shutdown,
             refused: HashSet::new(),
             skipped_bad: HashSet::new(),
+            accepted,
+            accepted_file,
+            refused_pointer: None,
             status,
             phase_started: std::sync::Mutex::new(Instant::now()),
         })
@@ -238,7 +248,8 @@ impl Deployer {
     /// Looks at the pointer once and deploys when it names a release this instance should run.
     async fn poll_once(&mut self) -> Result<()> {
         let Some(current) = self.store.current().await? else { return Ok(()) };
-        let version = current.version;
+        let Some(pointer) = self.accept_pointer(&current.bytes)? else { return Ok(()) };
+        let version = pointer.version;
         if self.install.current().as_ref() == Some(&version) || self.refused.contains(&version) {
             return Ok(());
         }
@@ -249,6 +260,59 @@ impl Deployer {
             return Ok(());
         }
         self.deploy(version).await
+    }
+
+    /// Judges the `current` object (see `release::judge`). An accepted pointer becomes the new
+    /// high-water mark; a refused one is logged once, noted in the status report, and changes
+    /// nothing: the instance keeps running what it runs.
+    pub(crate) fn accept_pointer(&mut self, bytes: &[u8]) -> Result<Option<Pointer>> {
+        if self.refused_pointer.as_deref() == Some(bytes) {
+            return Ok(None);
+        }
+        match self.judge_pointer(bytes) {
+            Ok(pointer) => {
+                if self.accepted.as_ref() != Some(&pointer) {
+                    self.accepted_file.save(&pointer)?;
+                    tracing::info!(pointer = %pointer.describe(), "accepted the current pointer");
+                    self.accepted = Some(pointer.clone());
+                }
+                if self.refused_pointer.take().is_some() {
+                    self.clear_note();
+                }
+                Ok(Some(pointer))
+            }
+            Err(reason) => {
+                let named = SignedPointer::from_bytes(bytes).ok().and_then(|signed| signed.unverified());
+                let version = named.as_ref().map(|pointer| pointer.version.as_str());
+                events::pointer_refused(&self.instance, version, &reason);
+                let running = self.install.current().map_or_else(|| "nothing".into(), String::from);
+                self.note(format!("current pointer refused ({reason}); still running {running}"));
+                self.refused_pointer = Some(bytes.to_vec());
+                Ok(None)
+            }
+        }
+    }
+
+    /// [`release::judge`] with what this instance knows; no side effects.
+    pub(crate) fn judge_pointer(&self, bytes: &[u8]) -> Result<Pointer, String> {
+        let running = self.install.current();
+        let created_at = running.as_ref().and_then(|version| self.release_created_at(version));
+        release::judge(
+            bytes,
+            Judging {
+                key: &self.public_key,
+                environment: self.store.layout().environment(),
+                accepted: self.accepted.as_ref(),
+                running: running.as_ref().zip(created_at.as_deref()),
+            },
+        )
+    }
+
+    /// The `created_at` of an installed release's manifest (verified when it was installed).
+    fn release_created_at(&self, version: &Version) -> Option<String> {
+        let path = self.install.release_dir(version).join(release::MANIFEST);
+        let bytes = std::fs::read(path).ok()?;
+        serde_json::from_slice::<Manifest>(&bytes).ok().map(|manifest| manifest.created_at)
     }
 
     /// Records the phase: the journal (for crash recovery) and the status report.
@@ -286,6 +350,10 @@ impl Deployer {
     /// Puts a line into the status report that stays until the next note.
     pub(crate) fn note(&self, text: String) {
         self.status.send_modify(|status| status.note = Some(text));
+    }
+
+    fn clear_note(&self) {
+        self.status.send_modify(|status| status.note = None);
     }
 
     /// Waits `duration` unless `cancel` fires first.

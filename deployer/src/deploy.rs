@@ -275,10 +275,13 @@ impl crate::daemon::Deployer {
         if let Some(marker) = self.store.bad_marker(version).await? {
             return Ok(Some(format!("marked bad by {}: {}", marker.instance, marker.reason)));
         }
-        match self.store.current().await? {
-            Some(current) if &current.version == version => Ok(None),
-            Some(current) => Ok(Some(format!("no longer current (now {})", current.version))),
-            None => Ok(Some("the current-release pointer is gone".into())),
+        let Some(current) = self.store.current().await? else {
+            return Ok(Some("the current-release pointer is gone".into()));
+        };
+        match self.judge_pointer(&current.bytes) {
+            Ok(pointer) if &pointer.version == version => Ok(None),
+            Ok(pointer) => Ok(Some(format!("no longer current (now {})", pointer.version))),
+            Err(reason) => Ok(Some(format!("the current pointer is now refused: {reason}"))),
         }
     }
 

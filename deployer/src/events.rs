@@ -96,6 +96,19 @@ pub fn done(instance: &str, deploy: &DeployCtx, swap: Duration, lock_wait: Durat
     );
 }
 
+/// A `current` pointer this instance refused (unsigned, wrongly signed, for another
+/// environment, replayed, or an unsigned-off downgrade); nothing was changed.
+pub fn pointer_refused(instance: &str, version: Option<&str>, detail: &str) {
+    tracing::error!(
+        event = "deploy.pointer",
+        instance,
+        version = version.unwrap_or(""),
+        outcome = Outcome::Refused.as_str(),
+        detail,
+        "deploy.pointer refused: {detail}"
+    );
+}
+
 pub fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

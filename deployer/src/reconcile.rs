@@ -88,7 +88,13 @@ impl crate::daemon::Deployer {
         let Some(current) = self.store.current().await? else {
             return Err(Error::Config("nothing is installed and no release is published yet".into()));
         };
-        let version: Version = current.version;
+        let Some(pointer) = self.accept_pointer(&current.bytes)? else {
+            return Err(Error::Config(
+                "nothing is installed and the current pointer is refused (see the deploy.pointer event)"
+                    .into(),
+            ));
+        };
+        let version: Version = pointer.version;
         if let Some(marker) = self.store.bad_marker(&version).await? {
             return Err(Error::Config(format!(
                 "nothing is installed and the current release {version} is marked bad ({})",

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, release::Version};
+use crate::{
+    Error, Result,
+    release::{Pointer, Version},
+};
 
 /// A deploy phase; each one also names the JSON event logged when it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,14 +98,57 @@ impl JournalFile {
 
     pub fn save(&self, journal: &Journal) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(journal).map_err(|err| Error::json("journal", err))?;
-        let partial = self.path.with_extension("json.partial");
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&partial)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            std::fs::rename(&partial, &self.path)
-        };
-        write().map_err(|err| Error::io(format!("cannot write {}", self.path.display()), err))
+        write_atomically(&self.path, &bytes)
     }
+}
+
+/// `<state>/pointer.json`: the newest signed pointer this instance accepted. Its sequence is the
+/// high-water mark below which every pointer is a replay; kept on disk so that a restart does
+/// not forget it.
+#[derive(Debug, Clone)]
+pub struct AcceptedPointerFile {
+    path: PathBuf,
+}
+
+impl AcceptedPointerFile {
+    pub fn new(state_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(state_dir)
+            .map_err(|err| Error::io(format!("cannot create {}", state_dir.display()), err))?;
+        Ok(Self { path: state_dir.join("pointer.json") })
+    }
+
+    pub fn load(&self) -> Result<Option<Pointer>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|err| {
+                Error::json(
+                    format!(
+                        "{} is damaged (delete it only if you know the newest published pointer is genuine)",
+                        self.path.display()
+                    ),
+                    err,
+                )
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(Error::io(format!("cannot read {}", self.path.display()), err)),
+        }
+    }
+
+    pub fn save(&self, pointer: &Pointer) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(pointer).map_err(|err| Error::json("accepted pointer", err))?;
+        write_atomically(&self.path, &bytes)
+    }
+}
+
+/// Writes through a temporary file renamed over `path`, so a crash leaves the old or the new
+/// contents, never a torn file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let partial = path.with_extension("json.partial");
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&partial)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&partial, path)
+    };
+    write().map_err(|err| Error::io(format!("cannot write {}", path.display()), err))
 }

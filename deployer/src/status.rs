@@ -1,41 +1,77 @@
-//! `deployer status`: the fleet as S3 shows it: the current release, the lease holder, bad
-//! releases, and per instance its version, phase and target health (each deployer reports its
-//! own on every phase change).
+//! `deployer status`: the fleet as S3 shows it: the current pointer (and, given the release
+//! public key, whether its signature checks out), the lease holder, bad releases, and per
+//! instance its version, phase and target health (each deployer reports its own on every phase
+//! change, including a pointer or release it refused).
 
 use serde::Serialize;
 
 use crate::{
     Result,
     lease::LeaseRecord,
-    store::{CurrentRelease, InstanceReport, ReleaseStore},
+    release::{Pointer, PublicKey, SignedPointer},
+    store::{InstanceReport, ReleaseStore},
 };
+
+/// The `current` pointer as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurrentStatus {
+    #[serde(flatten)]
+    pub pointer: Pointer,
+    /// `verified by key <id>`, `not checked (no --public-key)`, or `REFUSED: <reason>`.
+    pub signature: String,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FleetStatus {
-    pub current: Option<CurrentRelease>,
+    /// `None` when nothing is published or the object is not a signed pointer at all.
+    pub current: Option<CurrentStatus>,
+    /// Why the `current` object is not a signed pointer, when it is not.
+    pub current_problem: Option<String>,
     pub lease: Option<LeaseRecord>,
     pub current_is_bad: Option<String>,
     pub instances: Vec<InstanceReport>,
 }
 
-pub async fn fleet_status(store: &ReleaseStore) -> Result<FleetStatus> {
-    let current = store.current().await?;
+pub async fn fleet_status(store: &ReleaseStore, key: Option<&PublicKey>) -> Result<FleetStatus> {
+    let (current, current_problem) = match store.current().await? {
+        None => (None, None),
+        Some(object) => match SignedPointer::from_bytes(&object.bytes) {
+            Err(reason) => (None, Some(reason)),
+            Ok(signed) => match signed.unverified() {
+                None => (None, Some("the signed text is not a pointer".into())),
+                Some(pointer) => {
+                    let signature = match key.map(|key| (key, signed.verify(key))) {
+                        None => "not checked (no --public-key)".to_owned(),
+                        Some((key, Ok(_))) => format!("verified by key {}", key.key_id()),
+                        Some((_, Err(reason))) => format!("REFUSED: {reason}"),
+                    };
+                    (Some(CurrentStatus { pointer, signature }), None)
+                }
+            },
+        },
+    };
     let lease = store.get_json::<LeaseRecord>(&store.layout().lease()).await?;
     let current_is_bad = match &current {
-        Some(current) => store.bad_marker(&current.version).await?.map(|marker| marker.reason),
+        Some(current) => store.bad_marker(&current.pointer.version).await?.map(|marker| marker.reason),
         None => None,
     };
     let instances = store.reports().await?;
-    Ok(FleetStatus { current, lease, current_is_bad, instances })
+    Ok(FleetStatus { current, current_problem, lease, current_is_bad, instances })
 }
 
 /// The status as a person reads it.
 pub fn render(status: &FleetStatus) -> String {
     let mut out = String::new();
-    match &status.current {
-        Some(current) => out
-            .push_str(&format!("current release: {} (published {})", current.version, current.published_at)),
-        None => out.push_str("current release: none published"),
+    match (&status.current, &status.current_problem) {
+        (Some(current), _) => out.push_str(&format!(
+            "current release: {}; signature {}",
+            current.pointer.describe(),
+            current.signature
+        )),
+        (None, Some(problem)) => {
+            out.push_str(&format!("current release: REFUSED by every deployer: {problem}"))
+        }
+        (None, None) => out.push_str("current release: none published"),
     }
     if let Some(reason) = &status.current_is_bad {
         out.push_str(&format!(" — MARKED BAD: {reason}"));

@@ -16,11 +16,14 @@ source "$repo/scripts/lib.sh"
 # (Jenkins runs each step in a new shell, possibly after a restart of the stage).
 OWP_PIPELINE_DIR="${OWP_PIPELINE_DIR:-$repo/target/pipeline}"
 
-# The deployer that packages, publishes and reports: the size-optimised build the release ships
-# (built by build.sh), else one on the PATH (an operator's machine, an instance).
+# The deployer that packages, publishes and reports: the one release.sh kept from main's clean
+# release build, else the size-optimised build the release ships (built by build.sh), else one
+# on the PATH (an operator's machine, an instance).
 deployer_bin() {
-  local built="$CARGO_TARGET_DIR/deployer-size/release/deployer"
-  if [ -x "$built" ]; then
+  local kept="$OWP_PIPELINE_DIR/tools/deployer" built="$CARGO_TARGET_DIR/deployer-size/release/deployer"
+  if [ -x "$kept" ]; then
+    printf '%s\n' "$kept"
+  elif [ -x "$built" ]; then
     printf '%s\n' "$built"
   elif command -v deployer >/dev/null 2>&1; then
     command -v deployer

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Packages this build's release: the binaries build.sh made, the systemd units, the default
 # configuration and the migrations, in owp-<version>.tar.gz with a manifest signed by the
-# release key (`deployer package`). Leaves the tarball and VERSION in $OWP_PIPELINE_DIR for the
-# later steps.
+# release key (`deployer package`); then, with OWP_DEPLOYER_ENVIRONMENT set, signs the current
+# pointer that deploys it there (`deployer sign-pointer`: pointer.json, published by deploy.sh,
+# which never sees the key). Leaves the tarball, VERSION and pointer.json in $OWP_PIPELINE_DIR
+# for the later steps.
 #
 #   jenkins/steps/package.sh [--throwaway-key]
 #   OWP_RELEASE_SECRET_KEY   path of the minisign secret key (Jenkins: a secret file credential;
@@ -52,8 +54,15 @@ for bin in "${bins[@]}"; do
 done
 
 say "deployer package $OWP_RELEASE_VERSION (${bins[*]})"
-rm -f "$OWP_PIPELINE_DIR"/owp-*.tar.gz "$OWP_PIPELINE_DIR/VERSION"
+rm -f "$OWP_PIPELINE_DIR"/owp-*.tar.gz "$OWP_PIPELINE_DIR/VERSION" "$OWP_PIPELINE_DIR/pointer.json"
 "$(deployer_bin)" package --release-version "$OWP_RELEASE_VERSION" \
   --bins "$(IFS=,; echo "${bins[*]}")" --bin-dir "$stage" \
   --secret-key "$OWP_RELEASE_SECRET_KEY" --out-dir "$OWP_PIPELINE_DIR"
 printf '%s\n' "$OWP_RELEASE_VERSION" >"$OWP_PIPELINE_DIR/VERSION"
+if [ -n "${OWP_DEPLOYER_ENVIRONMENT:-}" ]; then
+  # Signed now, where the key is; its sequence is this moment, so a pointer signed by a later
+  # build supersedes it and it can never be replayed over that one.
+  "$(deployer_bin)" sign-pointer --tarball "$OWP_PIPELINE_DIR/owp-$OWP_RELEASE_VERSION.tar.gz" \
+    --environment "$OWP_DEPLOYER_ENVIRONMENT" --secret-key "$OWP_RELEASE_SECRET_KEY" \
+    --out "$OWP_PIPELINE_DIR/pointer.json"
+fi

@@ -24,13 +24,14 @@ writepoint="${OWP_WRITEPOINT_URL:-${OWP_API_URL:-http://127.0.0.1:8080}}"
 auth="${OWP_AUTH_URL:-${OWP_API_URL:-http://127.0.0.1:8082}}"
 readpoint="${OWP_READPOINT_URL:-${OWP_API_URL:-http://127.0.0.1:8081}}"
 
-# post URL JSON: the response body; fails (printing it) unless the status is 2xx.
+# post URL JSON [CURL ARGS...]: the response body; fails (printing it) unless the status is 2xx.
 post() {
-  local body status
-  body="$(curl -sS --max-time 10 -w '\n%{http_code}' -X POST "$1" -H 'content-type: application/json' -d "$2")"
+  local body status url="$1" json="$2"
+  shift 2
+  body="$(curl -sS --max-time 10 -w '\n%{http_code}' -X POST "$url" -H 'content-type: application/json' "$@" -d "$json")"
   status="${body##*$'\n'}"
   body="${body%$'\n'*}"
-  [[ "$status" == 2* ]] || die "POST $1 answered $status: $body"
+  [[ "$status" == 2* ]] || die "POST $url answered $status: $body"
   printf '%s\n' "$body"
 }
 
@@ -48,14 +49,15 @@ session_id="$(post "$auth/v1/login" "{\"username\":\"$username\",\"password\":\"
 
 document_id="$(uuid)"
 say "POST a business, document $document_id ($writepoint)"
-post "$writepoint/v1/documents" "{\"item_type\":\"business\",\"document_id\":\"$document_id\",\"session_id\":\"$session_id\",\"name\":\"Smoke Test Vegetables\"}"
+post "$writepoint/v1/documents" "{\"item_type\":\"business\",\"document_id\":\"$document_id\",\"name\":\"Smoke Test Vegetables\"}" \
+  -H "authorization: Bearer $session_id"
 
 say "the outcome from the read point ($readpoint)"
 # The read point waits (bounded) for the outcome; a few rounds cover a slow first start.
 deadline=$((SECONDS + 30))
 status=pending
 while [ "$status" = pending ] && ((SECONDS < deadline)); do
-  body="$(curl -fsS --max-time 15 "$readpoint/v1/documents/$document_id?session_id=$session_id&wait=5s")" ||
+  body="$(curl -fsS --max-time 15 -H "authorization: Bearer $session_id" "$readpoint/v1/documents/$document_id?wait=5s")" ||
     die "GET $readpoint/v1/documents/$document_id failed"
   status="$(field status <<<"$body")"
 done

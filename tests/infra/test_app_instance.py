@@ -62,6 +62,15 @@ def test_gate_abandons_at_the_deadline():
     assert result == "ABANDON" and now[0] == 30
 
 
+def test_the_gate_reads_the_version_a_signed_pointer_names():
+    signed = json.dumps({"pointer": json.dumps({"version": "1.1.0", "environment": "prod"}),
+                         "signature": "untrusted comment: ..."})
+    assert gate.pointer_version(signed.encode()) == "1.1.0"
+    # The unsigned format deployers refuse, and garbage: no current release to wait for.
+    assert gate.pointer_version(b'{"version": "1.1.0"}') is None
+    assert gate.pointer_version(b"not json") is None
+
+
 def test_installed_version_follows_the_current_link(tmp_path):
     (tmp_path / "releases/1.2.3").mkdir(parents=True)
     (tmp_path / "current").symlink_to("releases/1.2.3")

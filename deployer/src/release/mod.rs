@@ -5,6 +5,7 @@
 
 mod keys;
 mod package;
+mod pointer;
 mod verify;
 
 use std::{collections::BTreeMap, fmt, str::FromStr};
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use keys::{PublicKey, SecretKey, generate_keypair};
 pub use package::{PackageSpec, Packaged, git_commit, package, sha256_file, tarball_name};
+pub use pointer::{Judging, POINTER_FORMAT, Pointer, SignedPointer, judge};
 pub use verify::{read_manifest_from_tarball, unpack_verified, verify_dir};
 
 use crate::{Error, Result};

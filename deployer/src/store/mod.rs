@@ -6,7 +6,7 @@
 //! | key | written by |
 //! |---|---|
 //! | `<releases>/<version>/owp-<version>.tar.gz` | `deployer publish` (create-only: releases are immutable) |
-//! | `<releases>/current` | `deployer publish` |
+//! | `<releases>/current` | `deployer publish`: a pointer signed with the release key (`release::SignedPointer`) |
 //! | `leases/<environment>/fleet.json` | the deployer holding the lease (see `lease`) |
 //! | `leases/<environment>/bad/<version>.json` | a deployer that rolled the release back |
 //! | `leases/<environment>/instances/<instance>.json` | each deployer, about itself |
@@ -17,7 +17,11 @@ use serde::{Deserialize, Serialize};
 
 pub use s3::{Condition, Object, S3, Written};
 
-use crate::{Error, Result, aws::AwsSettings, release::Version};
+use crate::{
+    Error, Result,
+    aws::AwsSettings,
+    release::{SignedPointer, Version},
+};
 
 /// Where in S3 the deployer reads and writes.
 #[derive(Debug, Clone, clap::Args)]
@@ -52,6 +56,7 @@ impl StoreSettings {
 pub struct Layout {
     releases: String,
     state: String,
+    environment: String,
 }
 
 impl Layout {
@@ -67,7 +72,12 @@ impl Layout {
         if !releases.is_empty() && !releases.ends_with('/') {
             releases.push('/');
         }
-        Ok(Self { releases, state: format!("leases/{environment}/") })
+        Ok(Self { releases, state: format!("leases/{environment}/"), environment: environment.to_owned() })
+    }
+
+    /// The environment: a signed pointer names the one it is for.
+    pub fn environment(&self) -> &str {
+        &self.environment
     }
 
     pub fn tarball(&self, version: &Version) -> String {
@@ -95,14 +105,12 @@ impl Layout {
     }
 }
 
-/// The `current` pointer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CurrentRelease {
-    pub version: Version,
-    pub published_at: String,
-    /// sha256 of the tarball, so a deployer can tell a re-upload (which create-only uploads
-    /// forbid anyway) from the release it verified.
-    pub sha256: String,
+/// The `current` object as read, with the ETag a conditional replacement names. Its bytes are
+/// untrusted until `release::judge` or `SignedPointer::verify` says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentObject {
+    pub bytes: Vec<u8>,
+    pub etag: String,
 }
 
 /// Written when a release failed on an instance and was rolled back; deployers never try a
@@ -169,14 +177,18 @@ impl ReleaseStore {
         &self.layout
     }
 
-    /// The release currently published, if any.
-    pub async fn current(&self) -> Result<Option<CurrentRelease>> {
-        let key = self.layout.current();
-        self.get_json(&key).await
+    /// The `current` pointer object, if there is one, unverified.
+    pub async fn current(&self) -> Result<Option<CurrentObject>> {
+        Ok(self
+            .s3
+            .get(&self.layout.current())
+            .await?
+            .map(|object| CurrentObject { bytes: object.body, etag: object.etag }))
     }
 
-    pub async fn set_current(&self, current: &CurrentRelease) -> Result<()> {
-        self.put_json(&self.layout.current(), current, Condition::Always).await.map(|_| ())
+    /// Replaces the pointer; `condition` makes it a compare-and-swap against what was read.
+    pub async fn set_current(&self, pointer: &SignedPointer, condition: Condition) -> Result<Written> {
+        self.s3.put(&self.layout.current(), pointer.to_bytes()?, condition).await
     }
 
     pub async fn has_release(&self, version: &Version) -> Result<bool> {

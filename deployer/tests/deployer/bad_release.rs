@@ -3,7 +3,7 @@
 
 use deployer::store::{BadMarker, now_rfc3339};
 
-use crate::helpers::{bucket, keypair, package, store, version};
+use crate::helpers::{bucket, keypair, package, signed_by, store, version};
 
 #[tokio::test]
 async fn a_marked_release_stays_marked_and_cannot_be_published() {
@@ -11,7 +11,7 @@ async fn a_marked_release_stays_marked_and_cannot_be_published() {
     let (secret, _, _) = keypair(dir.path(), "release");
     let store = store(bucket().await);
     let v1 = package(dir.path(), "v1", "echo one", &secret);
-    deployer::publish::publish(&store, Some(&v1.tarball), None, None).await.unwrap();
+    deployer::publish::publish(&store, Some(&v1.tarball), None, None, signed_by(&secret)).await.unwrap();
     assert_eq!(store.bad_marker(&version("v1")).await.unwrap(), None);
 
     let marker = |instance: &str, reason: &str| BadMarker {
@@ -31,7 +31,9 @@ async fn a_marked_release_stays_marked_and_cannot_be_published() {
     );
     assert_eq!(store.bad_marker(&version("v2")).await.unwrap(), None, "markers are per version");
 
-    let err =
-        deployer::publish::publish(&store, None, Some(version("v1")), None).await.unwrap_err().to_string();
+    let err = deployer::publish::publish(&store, None, Some(version("v1")), None, signed_by(&secret))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("marked bad") && err.contains("/readyz answered 503"), "{err}");
 }

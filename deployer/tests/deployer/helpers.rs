@@ -13,8 +13,9 @@ use std::{
 use aws_sdk_s3::config::Credentials;
 use deployer::{
     aws::AwsSettings,
-    release::{self, PackageSpec, Packaged, PublicKey, SecretKey, Version},
-    store::{Layout, ReleaseStore, S3},
+    publish::Signing,
+    release::{self, PackageSpec, Packaged, Pointer, PublicKey, SecretKey, SignedPointer, Version},
+    store::{Condition, Layout, ReleaseStore, S3},
 };
 
 pub struct Moto {
@@ -174,4 +175,39 @@ pub fn rewrite_tarball(
         append(&mut builder, name, bytes);
     }
     builder.into_inner().unwrap().finish().unwrap().flush().unwrap();
+}
+
+/// Signing for `publish`: a pointer signed with `key` there, not a rollback.
+pub fn signed_by(key: &SecretKey) -> Signing<'_> {
+    Signing::Key { key, rollback: false }
+}
+
+/// Signs a pointer to the uploaded release `version` and writes it straight to S3, past every
+/// check `publish` makes: what someone holding the key, or replaying bytes, could put there.
+/// Returns the object's bytes.
+pub async fn point(
+    store: &ReleaseStore,
+    key: &SecretKey,
+    environment: &str,
+    version: &str,
+    release_created_at: &str,
+    rollback: bool,
+) -> Vec<u8> {
+    let sha256 = store.release_sha256(&self::version(version)).await.unwrap().expect("an uploaded release");
+    let pointer =
+        Pointer::new(environment, self::version(version), sha256, release_created_at.into(), rollback, None);
+    let signed = SignedPointer::sign(&pointer, key).unwrap();
+    store.set_current(&signed, Condition::Always).await.unwrap();
+    signed.to_bytes().unwrap()
+}
+
+/// Writes `bytes` as the `current` object, whatever they are.
+pub async fn put_current(store: &ReleaseStore, bytes: Vec<u8>) {
+    store.s3().put(&store.layout().current(), bytes, Condition::Always).await.unwrap();
+}
+
+/// The current pointer, verified under `key`.
+pub async fn current_pointer(store: &ReleaseStore, key: &PublicKey) -> Option<Pointer> {
+    let object = store.current().await.unwrap()?;
+    Some(SignedPointer::from_bytes(&object.bytes).unwrap().verify(key).unwrap())
 }

@@ -8,9 +8,10 @@ deployer without a load balancer (/run/owp-launch/deployer.env sets
 OWP_DEPLOYER_LOAD_BALANCER=none) and this gate. The deployer installs the current release as on
 any instance; the gate waits until
 
-  - the installed release (/opt/owp/current) is the current one (releases/current in the
-    releases bucket), or no release was ever published, or the current one is marked bad
-    (deployers refuse it; the instance serves what it has, like every other one), and
+  - the installed release (/opt/owp/current) is the current one (the release the signed pointer
+    releases/current in the releases bucket names), or no release was ever published, or the
+    object there is not a signed pointer at all, or the current one is marked bad (deployers
+    refuse both; the instance serves what it has, like every other one), and
   - every local readiness URL answers 200,
 
 then removes the override, restarts the deployer (now with the ALB) and completes the lifecycle
@@ -40,6 +41,16 @@ def decide(installed, current, current_is_bad, ready):
     if current is None or installed == current or current_is_bad:
         return "continue"
     return "wait"
+
+
+def pointer_version(body):
+    """The release a `current` object names: a signed pointer keeps the signed JSON as text
+    under "pointer" (deployer/src/release/pointer.rs). None when it is not a signed pointer.
+    The signature is the deployer's to check; the gate only compares versions."""
+    try:
+        return json.loads(json.loads(body)["pointer"])["version"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def installed_version(install_root):
@@ -88,7 +99,7 @@ def main():  # pragma: no cover - needs AWS, systemd and an instance
             if err.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 return None
             raise
-        return json.loads(body)["version"]
+        return pointer_version(body)
 
     def is_bad(version):
         try:

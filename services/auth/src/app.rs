@@ -9,17 +9,41 @@ use owp_platform::{
     kafka::{self, KafkaSettings, ProducerTuning},
     topics::Topics,
 };
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Settings, routes};
+use crate::{AUTH_SCHEMA, MIGRATOR, Settings, password::Passwords, routes, throttle::Throttle};
 
 #[allow(missing_debug_implementations)] // the producer has no Debug
 pub struct Application {
     listener: TcpListener,
     router: Router,
     producer: rdkafka::producer::FutureProducer,
+    throttle: Throttle,
 }
+
+/// Brings auth's own schema up to date, as the robots do theirs: several processes may start at
+/// once, so a session lock makes them take turns (CREATE SCHEMA IF NOT EXISTS is not safe
+/// against a concurrent twin). Returns a pool on that schema.
+async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    let pool = database.pool(AUTH_SCHEMA, 8).await?;
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('owp_auth.migrate'))").execute(&mut *conn).await?;
+    let migrated = async {
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {AUTH_SCHEMA}")).execute(&mut *conn).await?;
+        MIGRATOR.run(&mut *conn).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('owp_auth.migrate'))").execute(&mut *conn).await?;
+    migrated?;
+    drop(conn);
+    Ok(pool)
+}
+
+/// How often counters that hold nothing back any more are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 impl Application {
     /// `schema` is where the projector's tables are (`owp` unless a test says otherwise).
@@ -31,16 +55,26 @@ impl Application {
         settings: Settings,
     ) -> anyhow::Result<Self> {
         let pool = database.pool(schema, 8).await?;
+        let own_pool = prepare_database(database).await?;
+        let throttle = Throttle::new(own_pool.clone(), &settings);
+        let concurrency = usize::try_from(settings.password_hashing_concurrency).unwrap_or(1);
+        let passwords = Passwords::new(concurrency, settings.password_hashing_wait).await?;
         let producer = kafka::producer(kafka_settings, "owp-auth", &ProducerTuning::default())?;
         let mut registry = prometheus_client::registry::Registry::default();
         let http_metrics = HttpMetrics::register(&mut registry);
         let ready = {
-            let (pool, producer, topic) = (pool.clone(), producer.clone(), topics.events_topic.clone());
+            let (pool, own, producer, topic) =
+                (pool.clone(), own_pool.clone(), producer.clone(), topics.events_topic.clone());
             ReadyCheck::new(move || {
-                let (pool, producer, topic) = (pool.clone(), producer.clone(), topic.clone());
+                let (pool, own, producer, topic) =
+                    (pool.clone(), own.clone(), producer.clone(), topic.clone());
                 async move {
                     sqlx::query("SELECT 1 FROM users LIMIT 1")
                         .execute(&pool)
+                        .await
+                        .map_err(|e| format!("PostgreSQL: {e}"))?;
+                    sqlx::query("SELECT 1 FROM login_pair_failures LIMIT 1")
+                        .execute(&own)
                         .await
                         .map_err(|e| format!("PostgreSQL: {e}"))?;
                     match kafka::probe_topic(&producer, &topic, Duration::from_secs(2)).await {
@@ -57,6 +91,8 @@ impl Application {
             producer: producer.clone(),
             events_topic: topics.events_topic.clone(),
             settings,
+            passwords,
+            throttle: throttle.clone(),
         };
         let router = routes::router(state)
             .merge(Health::new(ready, Arc::new(registry)).routes())
@@ -64,7 +100,7 @@ impl Application {
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(middleware::from_fn_with_state(http_metrics, http::track_requests));
-        Ok(Self { listener, router, producer })
+        Ok(Self { listener, router, producer, throttle })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -73,8 +109,25 @@ impl Application {
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "auth listening");
+        let purging = tokio::spawn(purge(self.throttle, shutdown.clone()));
         http::serve(self.listener, self.router, shutdown, Duration::from_secs(10)).await?;
+        purging.abort();
         kafka::flush(&self.producer, Duration::from_secs(5));
         Ok(())
+    }
+}
+
+async fn purge(throttle: Throttle, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match throttle.purge().await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::debug!(deleted, "purged spent login counters"),
+            Err(err) => tracing::warn!(error = %err, "cannot purge login counters"),
+        }
     }
 }

@@ -29,7 +29,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     openapi::with_shared(AuthApi::openapi())
 }
 
-/// 429: the account is locked after repeated failed logins.
+/// 429: too many failed logins from the client's address.
 #[derive(Debug, Clone, Copy)]
 pub struct Locked;
 
@@ -37,9 +37,25 @@ impl IntoResponses for Locked {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         openapi::problem(
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed logins: the account is locked until `Retry-After` seconds have passed \
-             (`/problems/locked`)",
+            "Too many failed logins from this client address, for this username (each further \
+             failure doubles the wait) or for all of them; retry after `Retry-After` seconds. \
+             Another address is not held back (`/problems/locked`)",
             true,
+        )
+    }
+}
+
+/// 400: a session id sent where credentials leak (the URL, the body).
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialMisplaced;
+
+impl IntoResponses for CredentialMisplaced {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        openapi::problem(
+            StatusCode::BAD_REQUEST,
+            "A session id in the query string (`/problems/credential-in-url`) or the body \
+             (`/problems/credential-in-body`); the detail names the `Authorization` header to use",
+            false,
         )
     }
 }

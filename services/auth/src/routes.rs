@@ -1,4 +1,5 @@
-//! The three routes. Each writes one fact, waits until the projector has applied it, answers.
+//! The three routes. Each writes one fact, waits until the projector has applied it, answers
+//! (a failed login does not wait: its fact is the audit trail, not the throttle's input).
 //! Each handler's `#[utoipa::path]` lists every status it can answer (see `crate::openapi`).
 
 use std::time::{Duration, Instant};
@@ -7,14 +8,15 @@ use axum::{
     Json, Router,
     body::Body,
     extract::State,
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::post,
 };
 use owp_platform::{
     http::{
         Problem, body,
-        openapi::{Internal, Invalid, JsonBodyRefusals, Unavailable},
+        credential::{self, SESSION_COOKIE, USE_THE_HEADER},
+        openapi::{Internal, Invalid, JsonBodyRefusals, TooLarge, Unauthorized, Unavailable},
     },
     kafka,
 };
@@ -25,20 +27,29 @@ use owp_protocol::{
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{Settings, openapi::Locked, password};
+use crate::{
+    Error, Settings,
+    client::ClientAddress,
+    openapi::{CredentialMisplaced, Locked},
+    password::Passwords,
+    throttle::{Admission, Throttle},
+};
 
 #[derive(Clone)]
 #[allow(missing_debug_implementations)] // the producer has no Debug
 pub struct AppState {
+    /// The projector's tables.
     pub pool: PgPool,
     pub producer: FutureProducer,
     pub events_topic: TopicName,
     pub settings: Settings,
+    pub passwords: Passwords,
+    pub throttle: Throttle,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -72,12 +83,6 @@ pub struct SignedUp {
 pub struct LoggedIn {
     pub session_id: Uuid,
     pub user_id: Uuid,
-}
-
-/// The session to end.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct Logout {
-    session_id: Uuid,
 }
 
 /// Answer to a logout.
@@ -165,7 +170,7 @@ pub(crate) async fn signup(State(state): State<AppState>, headers: HeaderMap, re
             if username_taken(&state.pool, &credentials.username).await? {
                 return Err(taken());
             }
-            let hash = password::hash(credentials.password).await.map_err(internal)?;
+            let hash = state.passwords.hash(credentials.password).await?;
             let user_id = Uuid::new_v4();
             let fact =
                 facts::UserSignedUp { user_id, username: credentials.username.clone(), password_hash: hash };
@@ -186,14 +191,22 @@ pub(crate) async fn signup(State(state): State<AppState>, headers: HeaderMap, re
     )
 }
 
-/// Logs a user in; the session id works at once. Unknown usernames fail like wrong passwords.
+/// Logs a user in; the session id works at once. Unknown usernames fail like wrong passwords,
+/// and take as long.
 #[utoipa::path(
     post,
     path = "/v1/login",
     tag = "auth",
     request_body(content = Credentials, content_type = "application/json"),
+    params(
+        ("X-Forwarded-For" = Option<String>, Header,
+         description = "Read only behind `--trusted-proxies` proxies: failed logins are counted per client address"),
+    ),
     responses(
-        (status = 200, description = "A new live session", body = LoggedIn),
+        (status = 200, description = "A new live session; also set as the `owp_session` cookie for browsers",
+         body = LoggedIn,
+         headers(("Set-Cookie" = String,
+                  description = "`owp_session=<session_id>; HttpOnly; Secure; SameSite=Strict; Path=/`"))),
         JsonBodyRefusals,
         Invalid,
         (status = 401, description = "Wrong username or password (`/problems/login-failed`)",
@@ -203,32 +216,44 @@ pub(crate) async fn signup(State(state): State<AppState>, headers: HeaderMap, re
         Unavailable,
     ),
 )]
-pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    address: ClientAddress,
+    headers: HeaderMap,
+    request: Body,
+) -> Response {
     respond(async {
         let credentials: Credentials = read(&headers, request).await?;
         validate(&credentials)?;
-        if let Some(wait) = locked_for(&state, &credentials.username).await? {
-            return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "locked", "Too many failed logins")
-                .detail("the account is locked for a while after repeated failed logins")
-                .retry_after(wait));
-        }
-        let row = sqlx::query(
+        let reservation = match state.throttle.reserve(&credentials.username, &address).await? {
+            Admission::Admitted(reservation) => reservation,
+            Admission::Refused(wait) => {
+                return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "locked", "Too many failed logins")
+                    .detail("too many failed logins from this address; try again after Retry-After seconds")
+                    .retry_after(wait));
+            }
+        };
+        let row: Option<(Uuid, String)> = sqlx::query_as(
             "SELECT u.user_id, c.password_hash FROM users u JOIN credentials c USING (user_id) WHERE u.username = $1",
         )
         .bind(&credentials.username)
         .fetch_optional(&state.pool)
         .await
-        .map_err(database)?;
-        let verified = match row {
-            Some(row) => {
-                let hash: String = row.get(1);
-                password::verify(credentials.password, hash).await.map_err(internal)?.then(|| row.get::<Uuid, _>(0))
+        .map_err(Error::from)?;
+        let (user_id, hash) = row.unzip();
+        let matches = match state.passwords.verify(credentials.password, hash).await {
+            Ok(matches) => matches,
+            Err(err) => {
+                // Not checked, so not a failure: the attempt is given back.
+                if let Err(cancel) = state.throttle.cancel(&reservation).await {
+                    tracing::warn!(error = %cancel, "cannot give back a login attempt");
+                }
+                return Err(err.into());
             }
-            None => None,
         };
-        let Some(user_id) = verified else {
+        let Some(user_id) = user_id.filter(|_| matches) else {
             // Unknown names fail like wrong passwords: a login must not reveal who has an account.
-            let event = append(
+            append(
                 &state,
                 kind::LOGIN_FAILED,
                 None,
@@ -236,50 +261,68 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, req
                 json!(facts::LoginFailed { username: credentials.username.clone() }),
             )
             .await?;
-            let _: Option<Uuid> = wait_for(&state, "SELECT event_id FROM login_failures WHERE event_id = $1", event.as_uuid()).await?;
             return Err(Problem::new(StatusCode::UNAUTHORIZED, "login-failed", "Wrong username or password"));
         };
+        state.throttle.succeeded(&reservation).await?;
         let session_id = SessionId::new_random();
         let fact = facts::SessionStarted { session_id: *session_id.as_uuid(), user_id, username: credentials.username };
         append(&state, kind::SESSION_STARTED, Some(session_id), MessageKey::new(session_id.to_string()), json!(fact)).await?;
         let _: Option<Uuid> =
             wait_for(&state, "SELECT session_id FROM sessions WHERE session_id = $1", session_id.as_uuid()).await?;
-        Ok(Json(LoggedIn { session_id: *session_id.as_uuid(), user_id }).into_response())
+        // For browsers: scripts cannot read it (HttpOnly), it never travels in clear (Secure),
+        // and other sites' pages cannot make the browser send it (SameSite=Strict).
+        let cookie = format!("{SESSION_COOKIE}={session_id}; HttpOnly; Secure; SameSite=Strict; Path=/");
+        Ok(([(header::SET_COOKIE, cookie)], Json(LoggedIn { session_id: *session_id.as_uuid(), user_id })).into_response())
     }
     .await)
 }
 
-/// Ends a live session.
+/// Ends the live session the request carries: `Authorization: Bearer <session_id>`, or the
+/// `owp_session` cookie. A session id in the query string or the body is refused.
 #[utoipa::path(
     post,
     path = "/v1/logout",
     tag = "auth",
-    request_body(content = Logout, content_type = "application/json"),
+    params(
+        ("Authorization" = Option<String>, Header, description = "`Bearer <session_id>` (from login)"),
+    ),
     responses(
-        (status = 200, description = "The session has ended", body = LoggedOut),
-        JsonBodyRefusals,
-        Invalid,
+        (status = 200, description = "The session has ended; the `owp_session` cookie is cleared",
+         body = LoggedOut,
+         headers(("Set-Cookie" = String, description = "`owp_session=; Max-Age=0; HttpOnly; Secure; SameSite=Strict; Path=/`"))),
+        CredentialMisplaced,
+        Unauthorized,
         (status = 404, description = "No such live session (`/problems/no-session`)",
          body = Problem, content_type = "application/problem+json"),
+        TooLarge,
         Unavailable,
     ),
 )]
-pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    request: Body,
+) -> Response {
     respond(
         async {
-            let Logout { session_id } = read(&headers, request).await?;
+            credential::refuse_in_query(&uri)?;
+            refuse_in_body(request).await?;
+            let Some(session) = credential::session(&headers, &uri)? else {
+                return Err(credential::unauthorized(format!("logout needs the session: {USE_THE_HEADER}")));
+            };
+            let session_id = *session.as_uuid();
             let live: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM sessions WHERE session_id = $1 AND ended_at IS NULL)",
             )
             .bind(session_id)
             .fetch_one(&state.pool)
             .await
-            .map_err(database)?;
+            .map_err(Error::from)?;
             if !live {
                 return Err(Problem::new(StatusCode::NOT_FOUND, "no-session", "No such live session")
-                    .errors(vec![Violation::new("/session_id", "names no live session")]));
+                    .detail("the session has ended, or never started"));
             }
-            let session = SessionId::from_uuid(session_id);
             let fact = facts::SessionEnded { session_id, reason: "logout".into() };
             append(
                 &state,
@@ -295,10 +338,38 @@ pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap, re
                 &session_id,
             )
             .await?;
-            Ok(Json(LoggedOut { session_id, ended: true }).into_response())
+            let clear = format!("{SESSION_COOKIE}=; Max-Age=0; HttpOnly; Secure; SameSite=Strict; Path=/");
+            Ok(([(header::SET_COOKIE, clear)], Json(LoggedOut { session_id, ended: true })).into_response())
         }
         .await,
     )
+}
+
+/// The largest logout body read (to look for a misplaced session id); logout needs none.
+const LOGOUT_BODY_LIMIT: usize = 64 * 1024;
+
+/// 400 for a body that names a session (`{"session_id": ...}` or a form field): request bodies
+/// get logged and cached where a credential must not be, so the session goes in a header only.
+async fn refuse_in_body(request: Body) -> Result<(), Problem> {
+    let bytes = axum::body::to_bytes(request, LOGOUT_BODY_LIMIT).await.map_err(|err| {
+        let inner = err.into_inner();
+        if inner.is::<http_body_util::LengthLimitError>() {
+            Problem::too_large(LOGOUT_BODY_LIMIT)
+        } else {
+            Problem::malformed(format!("could not read the request body: {inner}"))
+        }
+    })?;
+    let in_json = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .is_ok_and(|value| value.get("session_id").is_some());
+    let in_form = std::str::from_utf8(&bytes).is_ok_and(|text| {
+        text.split('&').any(|pair| pair.split('=').next().is_some_and(|name| name.trim() == "session_id"))
+    });
+    if in_json || in_form {
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "credential-in-body", "A session id in the body")
+            .detail(format!("a session id in the request body is refused: {USE_THE_HEADER}"))
+            .errors(vec![Violation::new("/session_id", USE_THE_HEADER)]));
+    }
+    Ok(())
 }
 
 /// Writes one fact and waits for the broker's acknowledgement. Its document id is fresh: auth
@@ -343,7 +414,7 @@ where
             .bind(parameter.clone())
             .fetch_optional(&state.pool)
             .await
-            .map_err(database)?;
+            .map_err(Error::from)?;
         if found.is_some() {
             return Ok(found);
         }
@@ -357,47 +428,14 @@ where
     }
 }
 
-async fn username_taken(pool: &PgPool, username: &str) -> Result<bool, Problem> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
+async fn username_taken(pool: &PgPool, username: &str) -> Result<bool, Error> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
         .bind(username)
         .fetch_one(pool)
-        .await
-        .map_err(database)
-}
-
-/// How long the account stays locked, if it is.
-async fn locked_for(state: &AppState, username: &str) -> Result<Option<Duration>, Problem> {
-    let window = state.settings.lockout_window;
-    let since = OffsetDateTime::now_utc() - window;
-    let failures: Vec<OffsetDateTime> = sqlx::query_scalar(
-        "SELECT failed_at FROM login_failures WHERE username = $1 AND failed_at > $2 ORDER BY failed_at DESC LIMIT $3",
-    )
-    .bind(username)
-    .bind(since)
-    .bind(state.settings.lockout_failures)
-    .fetch_all(&state.pool)
-    .await
-    .map_err(database)?;
-    if i64::try_from(failures.len()).unwrap_or(i64::MAX) < state.settings.lockout_failures {
-        return Ok(None);
-    }
-    let oldest = failures.last().copied().unwrap_or(since);
-    let until = oldest + window;
-    let left = (until - OffsetDateTime::now_utc()).max(time::Duration::seconds(1));
-    Ok(Some(Duration::from_secs(u64::try_from(left.whole_seconds()).unwrap_or(1).max(1))))
+        .await?)
 }
 
 fn taken() -> Problem {
     Problem::new(StatusCode::CONFLICT, "username-taken", "The username is taken")
         .errors(vec![Violation::new("/username", "is taken")])
-}
-
-fn database(err: sqlx::Error) -> Problem {
-    tracing::error!(error = %err, "database error");
-    Problem::unavailable("the database is unavailable", Duration::from_secs(1))
-}
-
-fn internal(err: anyhow::Error) -> Problem {
-    tracing::error!(error = %err, "internal error");
-    Problem::internal()
 }

@@ -128,10 +128,15 @@ pub async fn run(
                 running.spawn(async move { translator.run(stop).await });
             }
             Service::Readpoint => {
-                let app =
-                    owp_readpoint::Application::build(database, &args.read_store, args.readpoint.clone())
-                        .await
-                        .context("cannot start the read point")?;
+                let access = owp_readpoint::Access::load(&args.translator.config, args.robots.sessions)?;
+                let app = owp_readpoint::Application::build(
+                    database,
+                    &args.read_store,
+                    args.readpoint.clone(),
+                    access,
+                )
+                .await
+                .context("cannot start the read point")?;
                 running.spawn(async move { app.run(stop).await });
             }
         }

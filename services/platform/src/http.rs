@@ -2,6 +2,7 @@
 //! metrics, and serving with a bounded graceful shutdown.
 
 pub mod body;
+pub mod credential;
 mod health;
 mod metrics;
 pub mod openapi;

@@ -21,6 +21,9 @@ pub enum Error {
     /// The document is well-formed JSON but breaks the contract (envelope or item schema).
     #[error("the document breaks its schema: {}", summary(.0))]
     Invalid(Vec<Violation>),
+    /// The document needs a live session (its item type's `x-owp-session`) and came without one.
+    #[error("a {item_type} document {} needs a session: send `Authorization: Bearer <session_id>`", if *.creates { "that creates" } else { "that updates" })]
+    SessionRequired { item_type: String, creates: bool },
     /// The `item_type` names no known schema.
     #[error("unknown item_type {0:?}")]
     UnknownItemType(String),
@@ -40,7 +43,9 @@ impl Error {
             Error::UnknownItemType(name) => {
                 vec![Violation::new("/item_type", format!("unknown item_type {name:?}"))]
             }
-            Error::BadSchema { .. } | Error::InvalidValue { .. } => Vec::new(),
+            Error::SessionRequired { .. } | Error::BadSchema { .. } | Error::InvalidValue { .. } => {
+                Vec::new()
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ mod ids;
 mod schema;
 mod topic;
 
-pub use document::Submission;
+pub use document::{SESSION_IN_DOCUMENT, Submission};
 pub use envelope::{Command, Event, MessageKey};
 pub use error::{Error, Result, Violation};
 pub use ids::{DocumentId, EventId, ItemType, SessionId};

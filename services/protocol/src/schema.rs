@@ -4,8 +4,10 @@
 //! - `x-owp-key`: a JSON pointer into the submitted document naming the entity the document
 //!   concerns (the message key); when the pointer finds no string, the document creates a new
 //!   entity and its own `document_id` is the key.
-//! - `x-owp-session`: `required` or `optional` (default) — whether the envelope must carry a
-//!   `session_id`.
+//! - `x-owp-session`: who may send a document of this type. `required` (the default): only with a
+//!   live session, and an update only with its owner's. `optional-to-create`: a document that
+//!   creates a new entity may come without a session (the entity then has no owner); an update
+//!   still needs its owner's session. Secure unless a schema says otherwise.
 
 use std::collections::BTreeMap;
 
@@ -17,11 +19,18 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
 }
 
-/// Whether a document of an item type must name a session.
+/// Whether a document of an item type must come with a session (see the module's notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionRule {
     Required,
-    Optional,
+    OptionalToCreate,
+}
+
+impl SessionRule {
+    /// Whether a document that creates (`creates`) or updates may come without a session.
+    pub fn allows_anonymous(self, creates: bool) -> bool {
+        creates && self == Self::OptionalToCreate
+    }
 }
 
 /// One item type's compiled schema and annotations.
@@ -46,10 +55,12 @@ impl ItemSchema {
             Some(other) => return Err(bad(format!("x-owp-key must be a JSON pointer, got {other}"))),
         };
         let session = match schema.get("x-owp-session").and_then(Value::as_str) {
-            None | Some("optional") => SessionRule::Optional,
-            Some("required") => SessionRule::Required,
+            None | Some("required") => SessionRule::Required,
+            Some("optional-to-create") => SessionRule::OptionalToCreate,
             Some(other) => {
-                return Err(bad(format!("x-owp-session must be required or optional, got {other:?}")));
+                return Err(bad(format!(
+                    "x-owp-session must be \"required\" or \"optional-to-create\", got {other:?}"
+                )));
             }
         };
         let validator = jsonschema::options()

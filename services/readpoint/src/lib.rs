@@ -1,7 +1,9 @@
 //! The one read point: the outcome of a submitted document (waiting, bounded, until it is
 //! readable: read-your-writes in one call), denormalized documents by key with ETags, filtered
-//! and paged listings, and a session's messages. It reads only the read store.
+//! and paged listings, and the caller's messages. It reads only the read store, and the
+//! sessions of the projection to know who is calling.
 
+mod access;
 mod lookups;
 mod openapi;
 mod routes;
@@ -19,6 +21,7 @@ use owp_readstore::{ReadStore, ReadStoreSettings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use access::Access;
 pub use lookups::Lookups;
 pub use openapi::document as openapi_document;
 pub use routes::MESSAGES;
@@ -40,6 +43,7 @@ impl Application {
         database: &DatabaseSettings,
         read_store: &ReadStoreSettings,
         settings: Settings,
+        access: Access,
     ) -> anyhow::Result<Self> {
         database.create_database_if_missing().await?;
         let pool = database.pool("owp_read", 16).await?;
@@ -57,7 +61,14 @@ impl Application {
         let stop = CancellationToken::new();
         let lookups = Lookups::start(store.clone(), &mut registry, stop.clone());
         let listener = http::bind(settings.addr).await?;
-        let state = routes::AppState { store, lookups, waiters: waiters.clone(), settings };
+        let state = routes::AppState {
+            store,
+            lookups,
+            waiters: waiters.clone(),
+            settings,
+            access,
+            pool: pool.clone(),
+        };
         let router = routes::router(state)
             .merge(Health::new(ready, Arc::new(registry)).routes())
             .merge(http::openapi::routes(&openapi::document()))

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use owp_platform::{config, db::DatabaseSettings, shutdown, telemetry};
-use owp_readpoint::{Application, Settings};
+use owp_readpoint::{Access, Application, Settings};
 use owp_readstore::ReadStoreSettings;
+use owp_robots::SessionLimits;
 
 /// Serves documents' outcomes (with a bounded wait), denormalized collections and messages.
 #[derive(Debug, Parser)]
@@ -20,6 +21,11 @@ struct Cli {
     read_store: ReadStoreSettings,
     #[command(flatten)]
     settings: Settings,
+    /// The translator configuration the translator runs: it declares who may read each collection.
+    #[arg(long = "translator-config", env = "OWP_TRANSLATOR_CONFIG", default_value = "translator.toml")]
+    translator_config: PathBuf,
+    #[command(flatten)]
+    sessions: SessionLimits,
     #[command(flatten)]
     telemetry: telemetry::TelemetrySettings,
 }
@@ -28,6 +34,7 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse()?;
     telemetry::init("readpoint", &cli.telemetry)?;
-    let app = Application::build(&cli.database, &cli.read_store, cli.settings).await?;
+    let access = Access::load(&cli.translator_config, cli.sessions)?;
+    let app = Application::build(&cli.database, &cli.read_store, cli.settings, access).await?;
     app.run(shutdown::on_signal()).await
 }

@@ -8,25 +8,28 @@ use axum::{
         Path, Query, State,
         rejection::{PathRejection, QueryRejection},
     },
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use owp_platform::http::{
     Problem,
-    openapi::{Internal, Unavailable},
+    openapi::{Internal, Unauthorized, Unavailable},
 };
 use owp_protocol::Violation;
 use owp_readstore::{AnyStore, CollectionName, Cursor, ListQuery, ReadStore, Sort, StoredDoc};
+use owp_translator::config::Visibility;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::{Settings, lookups::Lookups, waiters::Waiters};
+use crate::{Access, Settings, lookups::Lookups, waiters::Waiters};
 
 /// The collection the translator's default configuration fills with each document's outcome.
 pub const MESSAGES: &str = "messages";
+/// The field of a message naming the user whose session sent the document.
+const MESSAGE_OWNER: &str = "owner_user_id";
 const MAX_LIMIT: u32 = 500;
 
 #[derive(Debug, Clone)]
@@ -36,6 +39,9 @@ pub struct AppState {
     pub lookups: Lookups,
     pub waiters: Waiters,
     pub settings: Settings,
+    /// Who may read what; sessions are checked against the projection in this pool.
+    pub access: Access,
+    pub pool: sqlx::PgPool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -83,12 +89,14 @@ fn query_problem(rejection: QueryRejection) -> Problem {
     invalid("query", rejection.body_text())
 }
 
+fn unknown_collection(name: &str) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "unknown-collection", "No such collection")
+        .detail(format!("no collection named {name:?}"))
+        .errors(vec![Violation::new("/collection", "no such collection")])
+}
+
 fn collection_name(name: &str) -> Result<CollectionName, Problem> {
-    CollectionName::parse(name).map_err(|_| {
-        Problem::new(StatusCode::NOT_FOUND, "unknown-collection", "No such collection")
-            .detail(format!("no collection named {name:?}"))
-            .errors(vec![Violation::new("/collection", "no such collection")])
-    })
+    CollectionName::parse(name).map_err(|_| unknown_collection(name))
 }
 
 fn uuid_param(parameter: &str, value: &str) -> Result<Uuid, Problem> {
@@ -134,11 +142,11 @@ pub struct CollectionPage {
     pub next_cursor: Option<String>,
 }
 
-/// A page of a session's messages, newest first.
+/// A page of the caller's messages, newest first.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct MessagesPage {
-    pub session_id: Uuid,
-    /// Each document's outcome: document_id, session_id, status, kind, text, occurred_at.
+    pub user_id: Uuid,
+    /// Each document's outcome: document_id, owner_user_id, status, kind, text, occurred_at.
     pub messages: Vec<serde_json::Map<String, Value>>,
     pub next_cursor: Option<String>,
 }
@@ -183,13 +191,14 @@ impl utoipa::IntoResponses for NotFound {
     tag = "read",
     params(
         ("document_id" = Uuid, Path, description = "The id the document was sent with"),
-        ("session_id" = Option<Uuid>, Query, description = "The session the document was sent with (required when it was sent with one)"),
+        ("Authorization" = Option<String>, Header, description = "`Bearer <session_id>`: a session of the user who sent the document (needed when it was sent with one)"),
         ("wait" = Option<String>, Query, pattern = "^[0-9]{1,6}(ms|s)$", description = "Answer as soon as the outcome is readable, or `pending` after this long (e.g. `5s`, `250ms`; a wait beyond the server's maximum, 30 s by default, is shortened to it)"),
     ),
     responses(
         (status = 200, description = "The outcome: pending, accepted or rejected", body = Outcome),
         BadParameter,
-        (status = 403, description = "The session is not the one the document was sent with (`/problems/session-mismatch`)",
+        Unauthorized,
+        (status = 404, description = "The document was sent by another user (`/problems/no-document`): whose it is does not leak",
          body = Problem, content_type = "application/problem+json"),
         Internal,
         Unavailable,
@@ -197,15 +206,17 @@ impl utoipa::IntoResponses for NotFound {
 )]
 pub(crate) async fn document_outcome(
     State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Outcome>, Problem> {
+    let caller = state.access.caller(&state.pool, &headers, &uri).await?;
     let Path(document_id) = path.map_err(path_problem)?;
     let Query(params) = query.map_err(query_problem)?;
     let document_id = uuid_param("document_id", &document_id)?;
-    let session_id = params.get("session_id").map(|s| uuid_param("session_id", s)).transpose()?;
-    if let Some(unknown) = params.keys().find(|k| !matches!(k.as_str(), "session_id" | "wait")) {
-        return Err(invalid(unknown, "unknown parameter (known: session_id, wait)"));
+    if let Some(unknown) = params.keys().find(|k| k.as_str() != "wait") {
+        return Err(invalid(unknown, "unknown parameter (known: wait)"));
     }
     // A longer wait than the server allows is shortened to it, not refused: the answer is the
     // same either way (`pending` when the wait ends), and a client need not know the limit.
@@ -233,7 +244,7 @@ pub(crate) async fn document_outcome(
             Err(err) => return Err(store_problem(err)),
         };
         if let Some(found) = found {
-            return outcome(document_id, session_id, found).map(Json);
+            return outcome(document_id, caller, found).map(Json);
         }
         let now = Instant::now();
         if now >= deadline {
@@ -254,13 +265,28 @@ pub(crate) async fn document_outcome(
     }
 }
 
-fn outcome(document_id: Uuid, session_id: Option<Uuid>, found: StoredDoc) -> Result<Outcome, Problem> {
+/// 404 for a document that exists but is not the caller's: the same answer as for one that
+/// does not exist, so an id tells a stranger nothing.
+fn no_document(detail: String) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "no-document", "No such document")
+        .detail(detail)
+        .errors(vec![Violation::new("/key", "no document with this key")])
+}
+
+/// Whether `doc` may be shown to `caller` under an owner rule on `field`.
+fn owned_by(doc: &Value, field: &str, caller: Option<Uuid>) -> bool {
+    let owner = doc.get(field).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+    owner.is_some() && owner == caller
+}
+
+/// A document sent with a session is its user's; one sent without is readable by whoever holds
+/// its id (the sender, who made or was given the random id).
+fn outcome(document_id: Uuid, caller: Option<Uuid>, found: StoredDoc) -> Result<Outcome, Problem> {
     let doc = found.doc;
-    let sent_with = doc.get("session_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
-    if sent_with.is_some() && sent_with != session_id {
-        return Err(Problem::new(StatusCode::FORBIDDEN, "session-mismatch", "Not your document")
-            .detail("session_id does not match the session the document was sent with")
-            .errors(vec![Violation::new("/session_id", "must be the session the document was sent with")]));
+    if doc.get(MESSAGE_OWNER).is_some() && !owned_by(&doc, MESSAGE_OWNER, caller) {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "no-document", "No such document")
+            .detail(format!("no document {document_id} of this caller"))
+            .errors(vec![Violation::new("/document_id", "no document of this caller with this id")]));
     }
     // A parked document ("failed") is, for its sender, a rejection with a reason.
     let status = match doc.get("status").and_then(Value::as_str) {
@@ -284,12 +310,14 @@ fn outcome(document_id: Uuid, session_id: Option<Uuid>, found: StoredDoc) -> Res
         ("collection" = String, Path, description = "A collection of the translator configuration (e.g. `businesses`)"),
         ("key" = String, Path, description = "The document's key (e.g. the business id)"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer"),
+        ("Authorization" = Option<String>, Header, description = "`Bearer <session_id>`: needed for a collection readable by its owners only"),
     ),
     responses(
         (status = 200, description = "The document", body = Object,
          headers(("ETag" = String, description = "Changes when the content changes"))),
         (status = 304, description = "Unchanged since the ETag given in If-None-Match"),
         BadParameter,
+        Unauthorized,
         NotFound,
         Internal,
         Unavailable,
@@ -297,16 +325,31 @@ fn outcome(document_id: Uuid, session_id: Option<Uuid>, found: StoredDoc) -> Res
 )]
 pub(crate) async fn collection_document(
     State(state): State<AppState>,
+    uri: Uri,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let Path((collection, key)) = path.map_err(path_problem)?;
     let name = collection_name(&collection)?;
-    let Some(found) = state.store.get(&name, &key).await.map_err(store_problem)? else {
-        return Err(Problem::new(StatusCode::NOT_FOUND, "no-document", "No such document")
-            .detail(format!("collection {collection} has no document with key {key:?}"))
-            .errors(vec![Violation::new("/key", "no document with this key")]));
+    let owner_field = match state.access.visibility(&name) {
+        Visibility::Public => {
+            state.access.caller(&state.pool, &headers, &uri).await?;
+            None
+        }
+        Visibility::Owner { field } => {
+            Some((field, state.access.required_caller(&state.pool, &headers, &uri).await?))
+        }
+        Visibility::Private => return Err(unknown_collection(&collection)),
     };
+    let missing = || no_document(format!("collection {collection} has no document with key {key:?}"));
+    let Some(found) = state.store.get(&name, &key).await.map_err(store_problem)? else {
+        return Err(missing());
+    };
+    if let Some((field, user)) = owner_field
+        && !owned_by(&found.doc, &field, Some(user))
+    {
+        return Err(missing());
+    }
     let body = serde_json::to_vec(&found.doc).unwrap_or_default();
     // From the content, so every instance gives the same tag and a rewrite with the same
     // content does not invalidate caches.
@@ -371,10 +414,12 @@ fn plain_field(parameter: &str, field: &str) -> Result<(), Problem> {
         ("sort" = Option<String>, Query, pattern = "^-?[A-Za-z0-9_]{1,64}$", description = "A top-level field to order by, `-field` for descending; by key when absent"),
         ("limit" = Option<u32>, Query, description = "Documents per page, 1 to 500 (default 50)", minimum = 1, maximum = 500),
         ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page (opaque; one this API did not hand out is refused)"),
+        ("Authorization" = Option<String>, Header, description = "`Bearer <session_id>`: needed for a collection readable by its owners only, which lists the caller's documents only"),
     ),
     responses(
         (status = 200, description = "A page of documents", body = CollectionPage),
         BadParameter,
+        Unauthorized,
         NotFound,
         Internal,
         Unavailable,
@@ -382,12 +427,24 @@ fn plain_field(parameter: &str, field: &str) -> Result<(), Problem> {
 )]
 pub(crate) async fn collection_list(
     State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Value>, Problem> {
     let Path(collection) = path.map_err(path_problem)?;
     let Query(mut params) = query.map_err(query_problem)?;
     let name = collection_name(&collection)?;
+    let owner = match state.access.visibility(&name) {
+        Visibility::Public => {
+            state.access.caller(&state.pool, &headers, &uri).await?;
+            None
+        }
+        Visibility::Owner { field } => {
+            Some((field, state.access.required_caller(&state.pool, &headers, &uri).await?))
+        }
+        Visibility::Private => return Err(unknown_collection(&collection)),
+    };
     let mut query = paging(&mut params)?;
     query.text = params.remove("q").filter(|q| !q.trim().is_empty());
     if let Some(sort) = params.remove("sort") {
@@ -402,43 +459,48 @@ pub(crate) async fn collection_list(
         plain_field(&field, &field)?;
         query.filters.push((field, value));
     }
+    // The owner filter is added last and always: a client's own filter on the field can only
+    // narrow it further.
+    if let Some((field, user)) = owner {
+        query.filters.push((field, user.to_string()));
+    }
     let page = state.store.list(&name, &query).await.map_err(store_problem)?;
     let items: Vec<Value> = page.items.into_iter().map(|d| d.doc).collect();
     Ok(Json(json!({ "collection": collection, "items": items, "next_cursor": page.next_cursor })))
 }
 
-/// A session's messages (each document's outcome), newest first.
+/// The caller's messages (each outcome of a document the user sent), newest first.
 #[utoipa::path(
     get,
     path = "/v1/messages",
     operation_id = "messages",
     tag = "read",
     params(
-        ("session_id" = Uuid, Query, description = "The session whose messages to list"),
+        ("Authorization" = String, Header, description = "`Bearer <session_id>`: whose messages to list (that session's user's, from any of their sessions)"),
         ("limit" = Option<u32>, Query, description = "Messages per page, 1 to 500 (default 50)", minimum = 1, maximum = 500),
         ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page (opaque; one this API did not hand out is refused)"),
     ),
     responses(
         (status = 200, description = "A page of messages", body = MessagesPage),
         BadParameter,
+        Unauthorized,
         Internal,
         Unavailable,
     ),
 )]
 pub(crate) async fn messages(
     State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
     query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<Json<Value>, Problem> {
+    let user = state.access.required_caller(&state.pool, &headers, &uri).await?;
     let Query(mut params) = query.map_err(query_problem)?;
-    let Some(session_id) = params.remove("session_id") else {
-        return Err(invalid("session_id", "required: the session whose messages to list"));
-    };
-    let session_id = uuid_param("session_id", &session_id)?;
     let mut query = paging(&mut params)?;
     if let Some(unknown) = params.keys().next() {
-        return Err(invalid(unknown, "unknown parameter (known: session_id, limit, cursor)"));
+        return Err(invalid(unknown, "unknown parameter (known: limit, cursor)"));
     }
-    query.filters.push(("session_id".into(), session_id.to_string()));
+    query.filters.push((MESSAGE_OWNER.into(), user.to_string()));
     query.sort = Some(Sort { field: "occurred_at".into(), descending: true });
     let collection = collection_name(MESSAGES)?;
     let page = match state.store.list(&collection, &query).await {
@@ -450,5 +512,5 @@ pub(crate) async fn messages(
         Err(err) => return Err(store_problem(err)),
     };
     let items: Vec<Value> = page.items.into_iter().map(|d| d.doc).collect();
-    Ok(Json(json!({ "session_id": session_id, "messages": items, "next_cursor": page.next_cursor })))
+    Ok(Json(json!({ "user_id": user, "messages": items, "next_cursor": page.next_cursor })))
 }

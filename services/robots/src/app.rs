@@ -91,7 +91,7 @@ impl Robots {
             settings: settings.robot.clone(),
             metrics,
         };
-        let decide = DecideContext { session_idle_timeout: settings.session_idle_timeout };
+        let decide = DecideContext { sessions: settings.sessions };
         Ok(Self { ctx, decide, listener, router })
     }
 

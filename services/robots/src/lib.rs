@@ -8,10 +8,11 @@ pub mod commands;
 pub mod messages;
 pub mod projector;
 pub mod replay;
-mod sessions;
+pub mod sessions;
 mod settings;
 
 pub use app::Robots;
+pub use sessions::SessionLimits;
 pub use settings::{PROJECTION_SCHEMA, ROBOTS_SCHEMA, RobotsSettings};
 
 /// The projection tables' migrations, run into whichever schema is being built.

@@ -14,7 +14,7 @@ pub fn outcome(event: &Event) -> Option<(&'static str, String)> {
         kind::PROFILE_CREATED => ("accepted", "Your profile has been created.".to_owned()),
         kind::PROFILE_UPDATED => ("accepted", "Your profile has been updated.".to_owned()),
         kind::SESSION_ENDED => ("accepted", "You have been logged out.".to_owned()),
-        kind::BUSINESS_REJECTED => ("rejected", format!("We could not create a business: {}.", reason())),
+        kind::BUSINESS_REJECTED => ("rejected", format!("We could not save your business: {}.", reason())),
         kind::PROFILE_REJECTED => ("rejected", format!("We could not save your profile: {}.", reason())),
         kind::LOGOUT_REJECTED => ("rejected", format!("We could not log you out: {}.", reason())),
         kind::DOCUMENT_FAILED => (

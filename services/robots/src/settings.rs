@@ -1,9 +1,8 @@
 //! Settings of the robots process.
 
-use std::time::Duration;
-
-use owp_platform::duration;
 use owp_robot::RobotSettings;
+
+use crate::sessions::SessionLimits;
 
 /// Where the projector's tables (and its bookkeeping) live; rebuilt by `owp replay`.
 pub const PROJECTION_SCHEMA: &str = "owp";
@@ -14,9 +13,8 @@ pub const ROBOTS_SCHEMA: &str = "owp_robots";
 pub struct RobotsSettings {
     #[command(flatten)]
     pub robot: RobotSettings,
-    /// A session unused for this long no longer counts as live (default: sessions never expire).
-    #[arg(long, env = "OWP_SESSION_IDLE_TIMEOUT", value_parser = duration::parse)]
-    pub session_idle_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub sessions: SessionLimits,
     /// Address of the robots' /healthz, /readyz and /metrics.
     #[arg(
         id = "robots_addr",
@@ -31,7 +29,7 @@ impl Default for RobotsSettings {
     fn default() -> Self {
         Self {
             robot: RobotSettings::default(),
-            session_idle_timeout: None,
+            sessions: SessionLimits::defaults(),
             addr: ([127, 0, 0, 1], 8083).into(),
         }
     }

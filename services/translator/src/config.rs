@@ -12,7 +12,14 @@
 //! key_to_denormalize_upon = "business_id"
 //! sql = "SELECT business_id, url FROM business_websites"
 //! array_field = "websites"   # optional: always an array, even of one row
+//! visibility = "public"      # who the read point serves it to (below)
 //! ```
+//!
+//! Every collection declares who may read it (on any of its entries; entries that repeat it must
+//! agree): `public` (anyone), `owner` with `owner_field` naming the top-level field that holds the
+//! owner's user id (only that user's live session reads or lists it; anyone else finds nothing),
+//! or `private` (never served as a collection; the read point may still use it for its own
+//! answers). There is no default: a collection nobody thought about must not end up public.
 //!
 //! This module checks the shape of the file; [`crate::plan`] checks each entry against
 //! PostgreSQL. Both report the file, the entry and the reason.
@@ -37,6 +44,33 @@ pub struct EntryConfig {
     /// at the top level, and several rows in an array named after the entry's first table).
     #[serde(default)]
     pub array_field: Option<String>,
+    /// Who may read the collection; not part of the collection's fingerprint, as a change of
+    /// who may read it changes no document.
+    #[serde(default, skip_serializing)]
+    pub visibility: Option<VisibilityName>,
+    /// With `visibility = "owner"`: the top-level field holding the owner's user id.
+    #[serde(default, skip_serializing)]
+    pub owner_field: Option<String>,
+}
+
+/// The values `visibility` takes in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VisibilityName {
+    Public,
+    Owner,
+    Private,
+}
+
+/// Who the read point serves a collection to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    Public,
+    /// Only to the user whose id is in this top-level field.
+    Owner {
+        field: String,
+    },
+    Private,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -60,6 +94,8 @@ pub struct Entry {
 pub struct Config {
     pub file: PathBuf,
     pub collections: BTreeMap<CollectionName, Vec<Entry>>,
+    /// Who may read each collection.
+    pub visibility: BTreeMap<CollectionName, Visibility>,
     /// Of the file's bytes; tells a changed file from a touched one.
     pub content_hash: String,
 }
@@ -129,7 +165,19 @@ impl Config {
         if collections.is_empty() {
             return Err(fail("(file)", "no [[entries]]: nothing to translate".into()));
         }
-        Ok(Self { file: file.to_owned(), collections, content_hash: hash(text.as_bytes()) })
+        let mut visibility = BTreeMap::new();
+        for (collection, entries) in &collections {
+            visibility.insert(
+                collection.clone(),
+                collection_visibility(collection, entries).map_err(|(label, reason)| fail(&label, reason))?,
+            );
+        }
+        Ok(Self { file: file.to_owned(), collections, visibility, content_hash: hash(text.as_bytes()) })
+    }
+
+    /// Who may read `collection`; `None` for a collection the file does not define.
+    pub fn visibility_of(&self, collection: &CollectionName) -> Option<&Visibility> {
+        self.visibility.get(collection)
     }
 
     /// A fingerprint of one collection's entries: a change means the collection is rebuilt.
@@ -140,6 +188,64 @@ impl Config {
         let canonical = serde_json::to_vec(&(owp_readstore::LAYOUT, configs)).unwrap_or_default();
         hash(&canonical)
     }
+}
+
+/// The one visibility a collection's entries declare, or the entry and reason it is refused.
+fn collection_visibility(
+    collection: &CollectionName,
+    entries: &[Entry],
+) -> std::result::Result<Visibility, (String, String)> {
+    let mut found: Option<(&Entry, Visibility)> = None;
+    for entry in entries {
+        let config = &entry.config;
+        let declared = match (config.visibility, &config.owner_field) {
+            (None, None) => continue,
+            (None, Some(_)) => {
+                return Err((entry.label.clone(), "owner_field needs visibility = \"owner\"".into()));
+            }
+            (Some(VisibilityName::Owner), Some(field)) if plain_identifier(field) => {
+                Visibility::Owner { field: field.clone() }
+            }
+            (Some(VisibilityName::Owner), Some(_)) => {
+                return Err((
+                    entry.label.clone(),
+                    "owner_field must be a plain field name (letters, digits, _)".into(),
+                ));
+            }
+            (Some(VisibilityName::Owner), None) => {
+                return Err((
+                    entry.label.clone(),
+                    "visibility = \"owner\" needs owner_field, the field holding the owner's user id".into(),
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err((entry.label.clone(), "owner_field is only for visibility = \"owner\"".into()));
+            }
+            (Some(VisibilityName::Public), None) => Visibility::Public,
+            (Some(VisibilityName::Private), None) => Visibility::Private,
+        };
+        match &found {
+            Some((first, earlier)) if *earlier != declared => {
+                return Err((
+                    entry.label.clone(),
+                    format!(
+                        "collection {collection} is declared {earlier:?} by {}; its entries must agree",
+                        first.label
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => found = Some((entry, declared)),
+        }
+    }
+    found.map(|(_, visibility)| visibility).ok_or_else(|| {
+        (
+            entries.first().map(|e| e.label.clone()).unwrap_or_default(),
+            format!(
+                "collection {collection} declares no visibility: add visibility = \"public\", \"owner\" (with owner_field) or \"private\""
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -155,6 +261,7 @@ mod tests {
         collection_name = "businesses"
         key_to_denormalize_upon = "business_id"
         sql = "SELECT business_id, name FROM businesses"
+        visibility = "public"
 
         [[entries]]
         collection_name = "businesses"
@@ -193,6 +300,18 @@ mod tests {
                 "unknown field",
             ),
             ("", "no [[entries]]"),
+            (
+                "[[entries]]\ncollection_name = \"a\"\nkey_to_denormalize_upon = \"id\"\nsql = \"SELECT 1 AS id\"",
+                "declares no visibility",
+            ),
+            (
+                "[[entries]]\ncollection_name = \"a\"\nkey_to_denormalize_upon = \"id\"\nsql = \"SELECT 1 AS id\"\nvisibility = \"owner\"",
+                "needs owner_field",
+            ),
+            (
+                "[[entries]]\ncollection_name = \"a\"\nkey_to_denormalize_upon = \"id\"\nsql = \"SELECT 1 AS id\"\nvisibility = \"everyone\"",
+                "unknown variant",
+            ),
         ];
         for (text, reason) in cases {
             let message = parse(text).unwrap_err().to_string();
@@ -206,6 +325,39 @@ mod tests {
         assert!(
             message.contains("entries[2]") && message.contains("same key_to_denormalize_upon"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn each_collection_has_one_declared_visibility() {
+        let text = format!(
+            "{TWO}\n[[entries]]\ncollection_name = \"pages\"\nkey_to_denormalize_upon = \"user_id\"\nsql = \"SELECT 1 AS user_id\"\nvisibility = \"owner\"\nowner_field = \"user_id\""
+        );
+        let config = parse(&text).unwrap();
+        let name = |n| CollectionName::parse(n).unwrap();
+        assert_eq!(config.visibility_of(&name("businesses")), Some(&Visibility::Public));
+        assert_eq!(
+            config.visibility_of(&name("pages")),
+            Some(&Visibility::Owner { field: "user_id".into() })
+        );
+        assert_eq!(config.visibility_of(&name("elsewhere")), None);
+        let disagreeing = TWO.replacen(
+            "array_field = \"websites\"",
+            "array_field = \"websites\"\nvisibility = \"private\"",
+            1,
+        );
+        let message = parse(&disagreeing).unwrap_err().to_string();
+        assert!(message.contains("entries[1]") && message.contains("must agree"), "{message}");
+    }
+
+    #[test]
+    fn visibility_is_not_part_of_the_fingerprint() {
+        let a = parse(TWO).unwrap();
+        let b = parse(&TWO.replace("visibility = \"public\"", "visibility = \"private\"")).unwrap();
+        let name = CollectionName::parse("businesses").unwrap();
+        assert_eq!(
+            Config::collection_hash(&a.collections[&name]),
+            Config::collection_hash(&b.collections[&name])
         );
     }
 

@@ -40,8 +40,9 @@ pub fn document(registry: &Registry) -> Result<utoipa::openapi::OpenApi> {
     let mut api = openapi::with_shared(WritepointApi::openapi());
     let components = api.components.get_or_insert_with(Components::default);
     let mut one_of = OneOfBuilder::new().description(Some(
-        "A flat JSON object: the envelope fields `item_type`, `document_id` and `session_id` beside \
-         the item's own fields. One schema per item type (services/protocol/schemas/).",
+        "A flat JSON object: the envelope fields `item_type` and `document_id` beside the item's own \
+         fields; the session travels as `Authorization: Bearer <session_id>`, never in the document. \
+         One schema per item type (services/protocol/schemas/).",
     ));
     let mut mapping = Vec::new();
     for item in registry.items() {

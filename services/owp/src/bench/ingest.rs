@@ -20,7 +20,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use owp_platform::kafka::{self, KafkaSettings, ProducerTuning, TopicSpec};
-use owp_protocol::{Registry, TopicName};
+use owp_protocol::{Registry, SessionId, TopicName};
 use rdkafka::{
     message::OwnedHeaders,
     producer::{FutureProducer, FutureRecord},
@@ -69,7 +69,7 @@ type Record = (String, Vec<u8>, OwnedHeaders);
 
 /// N business documents with fresh ids: the HTTP bodies and, for the baseline, the exact
 /// record the write point would produce for them.
-fn prepare(registry: &Registry, count: usize, run: &str) -> anyhow::Result<Prepared> {
+fn prepare(registry: &Registry, count: usize, run: &str, session: SessionId) -> anyhow::Result<Prepared> {
     let mut bodies = Vec::with_capacity(count);
     let mut commands = Vec::with_capacity(count);
     for index in 0..count {
@@ -79,7 +79,7 @@ fn prepare(registry: &Registry, count: usize, run: &str) -> anyhow::Result<Prepa
             "name": format!("Bench business {run} #{index}"),
         });
         bodies.push(serde_json::to_vec(&document)?);
-        let submission = registry.parse_document(document, OffsetDateTime::now_utc())?;
+        let submission = registry.parse_document(document, Some(session), OffsetDateTime::now_utc())?;
         commands.push((
             submission.key.as_str().to_owned(),
             submission.command.to_json(),
@@ -113,22 +113,28 @@ pub async fn run(kafka_settings: &KafkaSettings, args: &IngestArgs) -> anyhow::R
         tuning.idempotent, tuning.linger, tuning.delivery_timeout, tuning.queue_max_messages
     );
 
+    // A business needs a session; nothing here decides, so any session id does, sent as clients
+    // send it: one header on every request.
+    let session = SessionId::new_random();
     // Both sides, warmed up: the producer, and the write point in this process on the same topic.
     let producer = kafka::producer(kafka_settings, "owp-bench-direct", &tuning)?;
-    let warmup = prepare(&registry, 200.min(args.documents), &run_id)?;
+    let warmup = prepare(&registry, 200.min(args.documents), &run_id, session)?;
     direct(&producer, &topic, Arc::new(warmup.commands), args.connections).await?;
     let names = owp_platform::topics::Topics { commands_topic: topic.clone(), ..Default::default() };
     let app = owp_writepoint::Application::build(kafka_settings, &names, settings).await?;
     let base = format!("http://{}", app.local_addr());
     let stop = CancellationToken::new();
     let server = tokio::spawn(app.run(stop.clone()));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {session}").parse()?);
     let client = reqwest::Client::builder()
+        .default_headers(headers)
         .pool_max_idle_per_host(args.connections)
         .timeout(Duration::from_secs(30))
         .build()?;
     wait_ready(&client, &base).await?;
     let url = format!("{base}/v1/documents");
-    let warmup = prepare(&registry, 200.min(args.documents), &run_id)?;
+    let warmup = prepare(&registry, 200.min(args.documents), &run_id, session)?;
     post_all(&client, &url, Arc::new(warmup.bodies), args.connections).await?;
 
     // Phases 1 and 2, in rounds that alternate which goes first, so that a change in what else
@@ -136,8 +142,8 @@ pub async fn run(kafka_settings: &KafkaSettings, args: &IngestArgs) -> anyhow::R
     let (mut direct_latency, mut http_latency) = (stats::histogram(), stats::histogram());
     let mut ratios = Vec::with_capacity(args.rounds);
     for round in 1..=args.rounds.max(1) {
-        let baseline_docs = prepare(&registry, args.documents, &run_id)?;
-        let docs = prepare(&registry, args.documents, &run_id)?;
+        let baseline_docs = prepare(&registry, args.documents, &run_id, session)?;
+        let docs = prepare(&registry, args.documents, &run_id, session)?;
         let commands = Arc::new(baseline_docs.commands);
         let bodies = Arc::new(docs.bodies);
         let ((direct_rate, direct_hist), (http_rate, http_hist)) = if round % 2 == 1 {
@@ -167,7 +173,7 @@ pub async fn run(kafka_settings: &KafkaSettings, args: &IngestArgs) -> anyhow::R
 
     // Phase 3: fixed rate, open loop.
     let total = (f64::from(args.rate) * args.latency_duration.as_secs_f64()).round() as usize;
-    let paced = prepare(&registry, total.max(1), &run_id)?;
+    let paced = prepare(&registry, total.max(1), &run_id, session)?;
     let (achieved, errors, latency) = paced_posts(&client, &url, paced.bodies, args.rate).await?;
     let p99_ms = stats::quantile_ms(&latency, 0.99);
     println!(

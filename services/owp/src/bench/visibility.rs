@@ -260,7 +260,8 @@ async fn document(
     let id = Uuid::new_v4();
     let posted = client
         .post(format!("{writepoint}/v1/documents"))
-        .json(&json!({"item_type": "business", "document_id": id, "session_id": session, "name": format!("Bench {id}")}))
+        .bearer_auth(session)
+        .json(&json!({"item_type": "business", "document_id": id, "name": format!("Bench {id}")}))
         .timeout(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))
         .send()
         .await;
@@ -283,7 +284,8 @@ async fn document(
     // arrive rather than cutting the connection.
     let wait_ms = remaining.as_micros().div_ceil(1000);
     let read = client
-        .get(format!("{readpoint}/v1/documents/{id}?session_id={session}&wait={wait_ms}ms"))
+        .get(format!("{readpoint}/v1/documents/{id}?wait={wait_ms}ms"))
+        .bearer_auth(session)
         .timeout(remaining + Duration::from_secs(2))
         .send()
         .await;

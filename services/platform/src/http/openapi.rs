@@ -125,6 +125,9 @@ problem_responses! {
     /// 400 `/problems/malformed-json`.
     Malformed: StatusCode::BAD_REQUEST, false,
         "The body is not JSON, or could not be read (`/problems/malformed-json`; the detail gives line and column)";
+    /// 401 `/problems/unauthorized`, with `WWW-Authenticate: Bearer`.
+    Unauthorized: StatusCode::UNAUTHORIZED, false,
+        "The request needs a live session and carries none, or its `Authorization` header is not `Bearer <session_id>` (`/problems/unauthorized`)";
     /// 413 `/problems/body-too-large`.
     TooLarge: StatusCode::PAYLOAD_TOO_LARGE, false,
         "The body is over the size limit (`/problems/body-too-large`)";

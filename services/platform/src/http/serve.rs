@@ -20,7 +20,10 @@ pub async fn serve(
     shutdown: CancellationToken,
     grace: Duration,
 ) -> Result<()> {
-    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    // With each connection's peer address, for services that key anything by client (auth's login
+    // throttling reads it as `ConnectInfo<SocketAddr>`).
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let deadline = async {
         shutdown.cancelled().await;
         tokio::time::sleep(grace).await;

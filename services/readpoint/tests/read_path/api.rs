@@ -20,8 +20,10 @@ async fn bad_requests_are_problems_naming_the_parameter(read: ReadStack) {
         ("/v1/collections/businesses?limit=lots", 400, "/limit"),
         ("/v1/collections/businesses?cursor=garbage", 400, "/cursor"),
         ("/v1/collections/businesses?sort=a.b", 400, "/sort"),
-        ("/v1/messages", 400, "/session_id"),
         ("/v1/messages?session_id=x", 400, "/session_id"),
+        // Private: never served as a collection, whatever the caller.
+        ("/v1/collections/messages", 404, "/collection"),
+        ("/v1/collections/messages/abc", 404, "/collection"),
     ];
     for (path, status, pointer) in cases {
         let response = read.get(path).await;
@@ -30,8 +32,17 @@ async fn bad_requests_are_problems_naming_the_parameter(read: ReadStack) {
         let problem: serde_json::Value = response.json().await.unwrap();
         assert_eq!(problem["errors"][0]["pointer"], pointer, "{path}: {problem}");
     }
-    // A session with no messages has an empty list, not an error.
-    let (status, body) = read.get_json(&format!("/v1/messages?session_id={}", uuid::Uuid::new_v4())).await;
+    // What needs a live session answers 401 without one, or with one that is not live.
+    for path in ["/v1/messages", "/v1/collections/profiles", "/v1/collections/profiles/abc"] {
+        let response = read.get(path).await;
+        assert_eq!(response.status(), 401, "{path}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer", "{path}");
+        let response = read.get_as(&uuid::Uuid::new_v4().to_string(), path).await;
+        assert_eq!(response.status(), 401, "{path}");
+    }
+    // A live session with no messages has an empty list, not an error.
+    let session = read.stack.session("quiet").await;
+    let (status, body) = read.get_json_as(&session, "/v1/messages").await;
     assert_eq!((status, body["messages"].as_array().map(Vec::len)), (200, Some(0)));
     for path in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(read.get(path).await.status(), 200, "{path}");
@@ -52,7 +63,7 @@ async fn the_openapi_document_is_generated_from_the_routes(read: ReadStack) {
         assert!(api["paths"][path]["get"].is_object(), "{path} is documented");
     }
     let statuses = &api["paths"]["/v1/documents/{document_id}"]["get"]["responses"];
-    for code in ["200", "400", "403", "503"] {
+    for code in ["200", "400", "401", "404", "503"] {
         assert!(statuses[code].is_object(), "{code} is documented");
     }
     assert!(api["components"]["schemas"]["Outcome"].is_object());

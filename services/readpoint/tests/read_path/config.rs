@@ -13,15 +13,14 @@ end_to_end! {
 
 async fn a_config_edit_adds_a_collection_that_is_backfilled(read: ReadStack) {
     let session = read.stack.session("cal").await;
-    let id =
-        read.stack.post(json!({"item_type": "business", "session_id": session, "name": "Early Bird"})).await;
-    let (_, outcome) = read.get_json(&format!("/v1/documents/{id}?session_id={session}&wait=5s")).await;
+    let id = read.stack.post_as(&session, json!({"item_type": "business", "name": "Early Bird"})).await;
+    let (_, outcome) = read.get_json_as(&session, &format!("/v1/documents/{id}?wait=5s")).await;
     assert_eq!(outcome["status"], "accepted");
 
-    // A new collection: every business's sessions' messages... kept simple: names with their
-    // owners' sessions, two entries, one of them an array.
+    // A new collection, each user's page with their businesses: two entries, one of them an
+    // array, readable by its owner only.
     let edited = format!(
-        "{}\n[[entries]]\ncollection_name = \"owner_pages\"\nkey_to_denormalize_upon = \"user_id\"\nsql = \"SELECT user_id, username FROM users\"\n\n\
+        "{}\n[[entries]]\ncollection_name = \"owner_pages\"\nkey_to_denormalize_upon = \"user_id\"\nvisibility = \"owner\"\nowner_field = \"user_id\"\nsql = \"SELECT user_id, username FROM users\"\n\n\
          [[entries]]\ncollection_name = \"owner_pages\"\nkey_to_denormalize_upon = \"user_id\"\nsql = \"SELECT owner_user_id AS user_id, business_id, name FROM businesses\"\narray_field = \"businesses\"\n",
         shipped_config()
     );
@@ -32,19 +31,27 @@ async fn a_config_edit_adds_a_collection_that_is_backfilled(read: ReadStack) {
         .unwrap();
     // Backfilled: the business that existed before the edit is in the new collection.
     let page = read
-        .document_until("owner_pages", &user_id.to_string(), |d| {
+        .document_until_as(Some(&session), "owner_pages", &user_id.to_string(), |d| {
             d["businesses"].as_array().is_some_and(|b| b.len() == 1)
         })
         .await;
     assert_eq!(page["username"], "cal");
     assert_eq!(page["businesses"][0]["name"], "Early Bird");
+    // The read point follows the edit's visibility: another user finds nothing, not even in a list.
+    let other = read.stack.session("cal-neighbour").await;
+    let (status, _) = read.get_json_as(&other, &format!("/v1/collections/owner_pages/{user_id}")).await;
+    assert_eq!(status, 404);
+    let (status, listed) = read.get_json_as(&other, "/v1/collections/owner_pages").await;
+    assert_eq!(status, 200, "{listed}");
+    let users: Vec<&str> =
+        listed["items"].as_array().unwrap().iter().filter_map(|p| p["username"].as_str()).collect();
+    assert_eq!(users, vec!["cal-neighbour"], "{listed}");
 
     // And kept up to date afterwards.
-    let later =
-        read.stack.post(json!({"item_type": "business", "session_id": session, "name": "Late Owl"})).await;
-    let (_, outcome) = read.get_json(&format!("/v1/documents/{later}?session_id={session}&wait=5s")).await;
+    let later = read.stack.post_as(&session, json!({"item_type": "business", "name": "Late Owl"})).await;
+    let (_, outcome) = read.get_json_as(&session, &format!("/v1/documents/{later}?wait=5s")).await;
     assert_eq!(outcome["status"], "accepted");
-    read.document_until("owner_pages", &user_id.to_string(), |d| {
+    read.document_until_as(Some(&session), "owner_pages", &user_id.to_string(), |d| {
         d["businesses"].as_array().is_some_and(|b| b.len() == 2)
     })
     .await;
@@ -54,7 +61,7 @@ async fn a_config_edit_adds_a_collection_that_is_backfilled(read: ReadStack) {
 async fn an_invalid_config_edit_is_refused_and_reported_and_the_old_one_stays(read: ReadStack) {
     let before = read.status().await["config_hash"].clone();
     let broken = format!(
-        "{}\n[[entries]]\ncollection_name = \"broken\"\nkey_to_denormalize_upon = \"business_id\"\nsql = \"SELECT business_id, nonexistent_column FROM businesses\"\n",
+        "{}\n[[entries]]\ncollection_name = \"broken\"\nkey_to_denormalize_upon = \"business_id\"\nvisibility = \"public\"\nsql = \"SELECT business_id, nonexistent_column FROM businesses\"\n",
         shipped_config()
     );
     std::fs::write(&read.config, broken).unwrap();
@@ -65,16 +72,15 @@ async fn an_invalid_config_edit_is_refused_and_reported_and_the_old_one_stays(re
     let status = read.status().await;
     let error = status["config_refused"]["error"].as_str().unwrap();
     assert!(error.contains("translator.toml"), "names the file: {error}");
-    assert!(error.contains("entries[5]"), "names the entry: {error}");
+    assert!(error.contains("entries[6]"), "names the entry: {error}");
     assert!(error.contains("nonexistent_column"), "says why: {error}");
     assert_eq!(status["config_hash"], before, "the old configuration stays");
     assert!(status["collections"].as_array().unwrap().iter().all(|c| c["name"] != "broken"));
 
     // The old collections still work.
     let session = read.stack.session("dee").await;
-    let id =
-        read.stack.post(json!({"item_type": "business", "session_id": session, "name": "Still Fine"})).await;
-    let (_, outcome) = read.get_json(&format!("/v1/documents/{id}?session_id={session}&wait=5s")).await;
+    let id = read.stack.post_as(&session, json!({"item_type": "business", "name": "Still Fine"})).await;
+    let (_, outcome) = read.get_json_as(&session, &format!("/v1/documents/{id}?wait=5s")).await;
     assert_eq!(outcome["status"], "accepted");
     read.stop().await;
 }

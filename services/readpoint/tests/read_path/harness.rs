@@ -102,8 +102,9 @@ impl ReadStack {
             addr: ([127, 0, 0, 1], 0).into(),
             ..owp_readpoint::Settings::default()
         };
+        let access = owp_readpoint::Access::load(&config, owp_robots::SessionLimits::defaults()).unwrap();
         let readpoint =
-            owp_readpoint::Application::build(&stack.names.database, &store, settings).await.unwrap();
+            owp_readpoint::Application::build(&stack.names.database, &store, settings, access).await.unwrap();
         let readpoint_url = format!("http://{}", readpoint.local_addr());
         let stop = shutdown.clone();
         tasks.spawn(async move { readpoint.run(stop).await });
@@ -157,8 +158,19 @@ impl ReadStack {
         self.stack.client.get(format!("{}{path}", self.readpoint)).send().await.unwrap()
     }
 
+    /// GET with `Authorization: Bearer <session>`.
+    pub async fn get_as(&self, session: &str, path: &str) -> reqwest::Response {
+        self.stack.client.get(format!("{}{path}", self.readpoint)).bearer_auth(session).send().await.unwrap()
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_json_as(&self, session: &str, path: &str) -> (u16, Value) {
+        let response = self.get_as(session, path).await;
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -174,10 +186,24 @@ impl ReadStack {
 
     /// The document at `collection/key` once `check` holds for it.
     pub async fn document_until(&self, collection: &str, key: &str, check: impl Fn(&Value) -> bool) -> Value {
+        self.document_until_as(None, collection, key, check).await
+    }
+
+    /// [`Self::document_until`], read with `session` when one is given.
+    pub async fn document_until_as(
+        &self,
+        session: Option<&str>,
+        collection: &str,
+        key: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let path = format!("/v1/collections/{collection}/{key}");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let (status, body) = self.get_json(&path).await;
+            let (status, body) = match session {
+                Some(session) => self.get_json_as(session, &path).await,
+                None => self.get_json(&path).await,
+            };
             if status == 200 && check(&body) {
                 return body;
             }

@@ -35,20 +35,16 @@ async fn replay_then_translator_rebuild_reproduces_the_same_documents(read: Read
     let session = read.stack.session("eve").await;
     let mut last = String::new();
     for i in 0..20 {
-        last = read
-            .stack
-            .post(json!({"item_type": "business", "session_id": session, "name": format!("Shop {i}")}))
-            .await;
+        last =
+            read.stack.post_as(&session, json!({"item_type": "business", "name": format!("Shop {i}")})).await;
     }
     let profile = read
         .stack
-        .post(json!({"item_type": "profile", "session_id": session, "first_name": "Eve", "last_name": "Ng"}))
+        .post_as(&session, json!({"item_type": "profile", "first_name": "Eve", "last_name": "Ng"}))
         .await;
-    read.stack
-        .post(json!({"item_type": "business", "session_id": uuid::Uuid::new_v4(), "name": "Rejected"}))
-        .await;
+    read.stack.post_as(&uuid::Uuid::new_v4(), json!({"item_type": "business", "name": "Rejected"})).await;
     for id in [&last, &profile] {
-        let (_, outcome) = read.get_json(&format!("/v1/documents/{id}?session_id={session}&wait=10s")).await;
+        let (_, outcome) = read.get_json_as(&session, &format!("/v1/documents/{id}?wait=10s")).await;
         assert_eq!(outcome["status"], "accepted");
     }
     // Everything projected has reached the documents once the outbox is empty.

@@ -1,4 +1,5 @@
-//! `business`: created when the session is live; renamed by its owner; otherwise rejected.
+//! `business`: created when the session is live; renamed by its owner; otherwise rejected. A
+//! rename never moves ownership.
 
 use owp_protocol::{
     Command,
@@ -8,7 +9,7 @@ use owp_robot::HandlerError;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::{Decide, DecideContext, Decision};
+use super::{Decide, DecideContext, Decision, NO_LIVE_SESSION};
 use crate::sessions::Sessions;
 
 #[derive(Debug, Default)]
@@ -25,7 +26,7 @@ impl Decide for Business {
         sessions: &Sessions,
     ) -> Result<Decision, HandlerError> {
         let Some(owner) = context.live_user(sessions, command) else {
-            return Ok(Decision::rejected(kind::BUSINESS_REJECTED, "could not find a valid session"));
+            return Ok(Decision::rejected(kind::BUSINESS_REJECTED, NO_LIVE_SESSION));
         };
         let name = command.body.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
         let named =

@@ -28,7 +28,10 @@ impl Decide for Logout {
                 kind::SESSION_ENDED,
                 facts::SessionEnded { session_id: *session.as_uuid(), reason: "logout".into() },
             )),
-            _ => Ok(Decision::rejected(kind::LOGOUT_REJECTED, "there is no live session to end")),
+            _ => Ok(Decision::rejected(
+                kind::LOGOUT_REJECTED,
+                "there is no live session to end: it has ended or expired",
+            )),
         }
     }
 }

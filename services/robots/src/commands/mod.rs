@@ -13,8 +13,6 @@ mod business;
 mod logout;
 mod profile;
 
-use std::time::Duration;
-
 pub use business::Business;
 pub use logout::Logout;
 pub use profile::Profile;
@@ -26,7 +24,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::sessions::Sessions;
+use crate::sessions::{SessionLimits, Sessions};
 
 /// A decision: the outcome kind and its body.
 #[derive(Debug)]
@@ -59,17 +57,27 @@ pub trait Decide: Send + Sync + 'static {
 }
 
 /// Settings a decision may depend on.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DecideContext {
-    pub session_idle_timeout: Option<Duration>,
+    pub sessions: SessionLimits,
+}
+
+impl Default for DecideContext {
+    fn default() -> Self {
+        Self { sessions: SessionLimits::defaults() }
+    }
 }
 
 impl DecideContext {
     /// The user of the command's session, if it was live when the command was received.
     pub fn live_user(&self, sessions: &Sessions, command: &Command) -> Option<Uuid> {
-        sessions.live_user(command.session_id, command.received_at, self.session_idle_timeout)
+        sessions.live_user(command.session_id, command.received_at, self.sessions)
     }
 }
+
+/// Why a document that needed a live session was refused.
+pub const NO_LIVE_SESSION: &str =
+    "this needs a live session: log in again (the session has ended, expired or was never valid)";
 
 /// The [`Handler`] of the command robot.
 #[derive(Debug)]

@@ -1,5 +1,6 @@
-//! `profile`: a new profile (owned by the session's user when there is a live session), or an
-//! update of the profile named by `profile_id`.
+//! `profile`: a new profile (owned by the session's user; without a session, as its schema
+//! allows, it has no owner), or an update of the profile named by `profile_id` by its owner.
+//! An update never moves ownership: the owner is whoever created it.
 
 use owp_protocol::{
     Command,
@@ -9,7 +10,7 @@ use owp_robot::HandlerError;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Decide, DecideContext, Decision};
+use super::{Decide, DecideContext, Decision, NO_LIVE_SESSION};
 use crate::sessions::Sessions;
 
 #[derive(Debug, Default)]
@@ -30,28 +31,34 @@ impl Decide for Profile {
         sessions: &Sessions,
     ) -> Result<Decision, HandlerError> {
         let user = context.live_user(sessions, command);
+        if command.session_id.is_some() && user.is_none() {
+            return Ok(Decision::rejected(kind::PROFILE_REJECTED, NO_LIVE_SESSION));
+        }
         let named = text(command, "profile_id").and_then(|id| Uuid::parse_str(&id).ok());
-        let change = |profile_id| facts::ProfileChanged {
+        let change = |profile_id, user_id| facts::ProfileChanged {
             profile_id,
-            user_id: user,
+            user_id,
             first_name: text(command, "first_name"),
             last_name: text(command, "last_name"),
             phone: text(command, "phone"),
             company_id: text(command, "company_id"),
         };
-        match named {
-            None => Ok(Decision::new(kind::PROFILE_CREATED, change(*command.document_id.as_uuid()))),
-            Some(profile_id) => {
-                let exists: bool =
-                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM profiles WHERE profile_id = $1)")
-                        .bind(profile_id)
-                        .fetch_one(conn)
-                        .await?;
-                if exists {
-                    Ok(Decision::new(kind::PROFILE_UPDATED, change(profile_id)))
-                } else {
-                    Ok(Decision::rejected(kind::PROFILE_REJECTED, "there is no such profile"))
-                }
+        let Some(profile_id) = named else {
+            return Ok(Decision::new(kind::PROFILE_CREATED, change(*command.document_id.as_uuid(), user)));
+        };
+        let owner: Option<Option<Uuid>> =
+            sqlx::query_scalar("SELECT user_id FROM profiles WHERE profile_id = $1")
+                .bind(profile_id)
+                .fetch_optional(conn)
+                .await?;
+        match (owner, user) {
+            (None, _) => Ok(Decision::rejected(kind::PROFILE_REJECTED, "there is no such profile")),
+            (Some(_), None) => Ok(Decision::rejected(kind::PROFILE_REJECTED, NO_LIVE_SESSION)),
+            (Some(Some(owner)), Some(user)) if owner == user => {
+                Ok(Decision::new(kind::PROFILE_UPDATED, change(profile_id, None)))
+            }
+            (Some(_), Some(_)) => {
+                Ok(Decision::rejected(kind::PROFILE_REJECTED, "the profile belongs to someone else"))
             }
         }
     }

@@ -55,7 +55,10 @@ impl Pending {
     /// Folds one fact in. Unknown kinds are facts for someone else and leave no row here.
     pub fn fold(&mut self, event: &Event) -> owp_protocol::Result<()> {
         let at = event.occurred_at;
-        if let Some(session) = event.session_id {
+        // Only what the session was allowed to do counts as its use: a stream of refused
+        // documents (a stolen, guessed or expired id being tried) must not keep it alive.
+        let refused = crate::messages::outcome(event).is_some_and(|(status, _)| status != "accepted");
+        if let Some(session) = event.session_id.filter(|_| !refused) {
             let entry = self.session_activity.entry(*session.as_uuid()).or_insert(at);
             *entry = (*entry).max(at);
         }
@@ -355,4 +358,41 @@ fn unzip4<A, B, C, D>(rows: Vec<(A, B, C, D)>) -> (Vec<A>, Vec<B>, Vec<C>, Vec<D
         out.3.push(d);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use owp_protocol::{Command, DocumentId, ItemType, SessionId};
+    use serde_json::json;
+
+    use super::*;
+
+    fn outcome(session: SessionId, kind: &str, at: i64) -> Event {
+        let command = Command {
+            document_id: DocumentId::new_random(),
+            item_type: ItemType::parse("business").unwrap(),
+            session_id: Some(session),
+            received_at: OffsetDateTime::from_unix_timestamp(at).unwrap(),
+            body: serde_json::Map::new(),
+        };
+        Event::caused_by(
+            &command,
+            kind,
+            json!({"reason": "no", "profile_id": uuid::Uuid::new_v4()}),
+            OffsetDateTime::from_unix_timestamp(at).unwrap(),
+        )
+    }
+
+    #[test]
+    fn only_what_a_session_was_allowed_to_do_counts_as_its_use() {
+        let session = SessionId::new_random();
+        let mut pending = Pending::default();
+        pending.fold(&outcome(session, kind::BUSINESS_REJECTED, 100)).unwrap();
+        pending.fold(&outcome(session, kind::DOCUMENT_FAILED, 200)).unwrap();
+        assert!(pending.session_activity.is_empty(), "refused documents must not keep a session alive");
+        pending.fold(&outcome(session, kind::PROFILE_UPDATED, 50)).unwrap();
+        pending.fold(&outcome(session, kind::BUSINESS_REJECTED, 300)).unwrap();
+        let at = pending.session_activity[session.as_uuid()];
+        assert_eq!(at, OffsetDateTime::from_unix_timestamp(50).unwrap());
+    }
 }

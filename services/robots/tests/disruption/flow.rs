@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use owp_protocol::Registry;
+use owp_protocol::{Registry, SessionId};
 use owp_robots::replay::{self, ReplayOptions};
 use rdkafka::{
     error::KafkaError,
@@ -40,22 +40,30 @@ pub fn documents() -> usize {
     std::env::var("OWP_DISRUPTION_DOCUMENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000)
 }
 
-/// Document number `index` of a stream, with a fresh id, recorded in `sent`: 8 of 10 are
-/// businesses with the live session, 1 a business with a bogus session, 1 a profile.
-pub fn document(index: usize, session: &str, sent: &mut Sent) -> Value {
+/// Document number `index` of a stream, with a fresh id, recorded in `sent`, and the session it
+/// is sent with: 8 of 10 are businesses with the live session, 1 a business with a bogus
+/// session, 1 a profile without a session.
+pub fn document(index: usize, session: &str, sent: &mut Sent) -> (Value, Option<SessionId>) {
     let id = uuid::Uuid::new_v4().to_string();
     match index % 10 {
         8 => {
             sent.bogus.push(id.clone());
-            json!({"item_type": "business", "document_id": id, "session_id": uuid::Uuid::new_v4(), "name": format!("bogus {index}")})
+            let document =
+                json!({"item_type": "business", "document_id": id, "name": format!("bogus {index}")});
+            (document, Some(SessionId::new_random()))
         }
         9 => {
             sent.profiles.push(id.clone());
-            json!({"item_type": "profile", "document_id": id, "first_name": "P", "last_name": format!("{index}")})
+            (
+                json!({"item_type": "profile", "document_id": id, "first_name": "P", "last_name": format!("{index}")}),
+                None,
+            )
         }
         _ => {
             sent.businesses.push(id.clone());
-            json!({"item_type": "business", "document_id": id, "session_id": session, "name": format!("business {index}")})
+            let document =
+                json!({"item_type": "business", "document_id": id, "name": format!("business {index}")});
+            (document, Some(SessionId::parse(session).unwrap()))
         }
     }
 }
@@ -76,8 +84,9 @@ pub async fn send(
     for start in (0..count).step_by(chunk) {
         let mut sends = Vec::new();
         for index in start..(start + chunk).min(count) {
-            let document = document(index, session, &mut sent);
-            let submission = registry.parse_document(document, time::OffsetDateTime::now_utc()).unwrap();
+            let (document, session) = document(index, session, &mut sent);
+            let submission =
+                registry.parse_document(document, session, time::OffsetDateTime::now_utc()).unwrap();
             sends.push((submission.key.as_str().to_owned(), submission.command.to_json()));
         }
         let deliveries = sends.iter().map(|(key, payload)| deliver(producer, topic, key, payload));

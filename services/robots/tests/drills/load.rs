@@ -17,6 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use owp_protocol::SessionId;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
@@ -62,7 +63,8 @@ struct Pacer {
 #[derive(Debug)]
 struct Shared {
     settings: LoadSettings,
-    documents: Vec<Value>,
+    /// Each document and the session it is sent with.
+    documents: Vec<(Value, Option<SessionId>)>,
     started: Instant,
     pacer: tokio::sync::Mutex<Pacer>,
     script_done: AtomicBool,
@@ -93,7 +95,7 @@ pub struct Outcome {
 
 impl Load {
     /// Starts the clients on `documents`; they stop once every document is accepted.
-    pub fn start(settings: LoadSettings, documents: Vec<Value>) -> Self {
+    pub fn start(settings: LoadSettings, documents: Vec<(Value, Option<SessionId>)>) -> Self {
         let client = reqwest::Client::new();
         let shared = Arc::new(Shared {
             pacer: tokio::sync::Mutex::new(Pacer { next: 0, next_at: Instant::now() }),
@@ -217,16 +219,15 @@ impl Shared {
 
     /// Sends one document until it is accepted; false when it met a problem instead.
     async fn deliver(&self, client: &reqwest::Client, index: usize) -> bool {
-        let document = &self.documents[index];
+        let (document, session) = &self.documents[index];
         loop {
             let sent = Instant::now();
+            let mut request = client.post(&self.settings.url).json(document);
+            if let Some(session) = session {
+                request = request.bearer_auth(session);
+            }
             // Far past the bound: a request that takes this long has hung, and is recorded so.
-            let response = client
-                .post(&self.settings.url)
-                .json(document)
-                .timeout(self.settings.bound + Duration::from_secs(30))
-                .send()
-                .await;
+            let response = request.timeout(self.settings.bound + Duration::from_secs(30)).send().await;
             let response = match response {
                 Ok(response) => response,
                 Err(err) => {

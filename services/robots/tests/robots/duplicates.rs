@@ -15,7 +15,8 @@ async fn the_same_command_twice_gives_one_fact_and_one_row() {
     let document_id = uuid::Uuid::new_v4();
     let submission = registry
         .parse_document(
-            json!({"item_type": "business", "document_id": document_id, "session_id": session, "name": "Once"}),
+            json!({"item_type": "business", "document_id": document_id, "name": "Once"}),
+            Some(owp_protocol::SessionId::parse(&session).unwrap()),
             time::OffsetDateTime::now_utc(),
         )
         .unwrap();
@@ -52,11 +53,10 @@ async fn the_same_command_twice_gives_one_fact_and_one_row() {
 async fn the_same_event_twice_changes_nothing() {
     let stack = Stack::start().await;
     let session = stack.session("replayed").await;
-    let document =
-        stack.post(json!({"item_type": "business", "session_id": session, "name": "First name"})).await;
+    let document = stack.post_as(&session, json!({"item_type": "business", "name": "First name"})).await;
     stack.outcome(&document).await;
     let rename = stack
-        .post(json!({"item_type": "business", "session_id": session, "business_id": document, "name": "Second name"}))
+        .post_as(&session, json!({"item_type": "business", "business_id": document, "name": "Second name"}))
         .await;
     stack.outcome(&rename).await;
     let before = snapshot(&stack.pool).await;

@@ -23,17 +23,15 @@ async fn a_poison_message_waits_on_its_key_and_can_be_retried() {
     .await
     .unwrap();
 
-    let poison = stack.post(json!({"item_type": "business", "session_id": session, "name": "poison"})).await;
+    let poison = stack.post_as(&session, json!({"item_type": "business", "name": "poison"})).await;
     let (status, text) = stack.outcome(&poison).await;
     assert_eq!(status, "failed", "{text}");
 
     // Later messages with the same key wait behind it; other keys keep flowing.
     let same_key = stack
-        .post(
-            json!({"item_type": "business", "session_id": session, "business_id": poison, "name": "renamed"}),
-        )
+        .post_as(&session, json!({"item_type": "business", "business_id": poison, "name": "renamed"}))
         .await;
-    let other = stack.post(json!({"item_type": "business", "session_id": session, "name": "healthy"})).await;
+    let other = stack.post_as(&session, json!({"item_type": "business", "name": "healthy"})).await;
     assert_eq!(stack.outcome(&other).await.0, "accepted");
     let projection = SchemaName::parse("owp").unwrap();
     wait_scalar(

@@ -11,11 +11,9 @@ async fn a_rebuild_from_the_log_equals_the_live_projection() {
     let session = stack.session("rebuilder").await;
     let mut last = String::new();
     for index in 0..20 {
-        last = stack
-            .post(json!({"item_type": "business", "session_id": session, "name": format!("B{index}")}))
-            .await;
+        last = stack.post_as(&session, json!({"item_type": "business", "name": format!("B{index}")})).await;
     }
-    stack.post(json!({"item_type": "business", "session_id": uuid::Uuid::new_v4(), "name": "bogus"})).await;
+    stack.post_as(&uuid::Uuid::new_v4(), json!({"item_type": "business", "name": "bogus"})).await;
     let profile = stack.post(json!({"item_type": "profile", "first_name": "A", "last_name": "V"})).await;
     stack.outcome(&last).await;
     stack.outcome(&profile).await;
@@ -42,8 +40,7 @@ async fn a_rebuild_from_the_log_equals_the_live_projection() {
     assert_eq!(snapshot(&fresh).await, before);
 
     // The live robots continue on the swapped-in schema.
-    let after =
-        stack.post(json!({"item_type": "business", "session_id": session, "name": "after the swap"})).await;
+    let after = stack.post_as(&session, json!({"item_type": "business", "name": "after the swap"})).await;
     assert_eq!(
         crate::support::wait_outcome(&fresh, &after, std::time::Duration::from_secs(30)).await.0,
         "accepted"

@@ -204,17 +204,24 @@ impl Stack {
     }
 
     /// POSTs a document; returns its document_id.
-    pub async fn post(&self, mut document: Value) -> String {
+    pub async fn post(&self, document: Value) -> String {
+        self.post_with(None, document).await
+    }
+
+    /// POSTs a document with `Authorization: Bearer <session>`; returns its document_id.
+    pub async fn post_as(&self, session: impl std::fmt::Display, document: Value) -> String {
+        self.post_with(Some(session.to_string()), document).await
+    }
+
+    async fn post_with(&self, session: Option<String>, mut document: Value) -> String {
         let id =
             document["document_id"].as_str().map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
         document["document_id"] = json!(id);
-        let response = self
-            .client
-            .post(format!("{}/v1/documents", self.writepoint))
-            .json(&document)
-            .send()
-            .await
-            .unwrap();
+        let mut request = self.client.post(format!("{}/v1/documents", self.writepoint)).json(&document);
+        if let Some(session) = session {
+            request = request.bearer_auth(session);
+        }
+        let response = request.send().await.unwrap();
         assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
         id
     }

@@ -6,14 +6,11 @@
 use axum::{
     body::Body,
     extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use futures::future::join_all;
-use owp_platform::http::{
-    Problem, body,
-    openapi::{Malformed, UnsupportedMediaType},
-};
+use owp_platform::http::{Problem, body, credential, openapi::UnsupportedMediaType};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -48,7 +45,7 @@ pub struct LineRefused {
     /// The line's number in the request, from 1.
     #[schema(minimum = 1)]
     line: usize,
-    /// The status the line would have had as a single document (400, 413, 422, 503).
+    /// The status the line would have had as a single document (400, 401, 413, 422, 503).
     #[schema(minimum = 400, maximum = 599)]
     status: u16,
     problem: Problem,
@@ -63,6 +60,9 @@ pub struct LineRefused {
     path = "/v1/documents/batch",
     operation_id = "submit_batch",
     tag = "documents",
+    params(
+        ("Authorization" = Option<String>, Header, description = "`Bearer <session_id>`: the session every line is sent with"),
+    ),
     request_body(
         content = Vec<Document>,
         content_type = "application/x-ndjson",
@@ -75,11 +75,19 @@ pub struct LineRefused {
         (status = 413, description = "The body is over `--batch-max-bytes` (`/problems/body-too-large`), or \
                                       has more than `--batch-max-lines` documents (`/problems/batch-too-large`)",
          body = Problem, content_type = "application/problem+json"),
-        Malformed,
+        (status = 400, description = "A session id in the URL (`/problems/credential-in-url`), or the body is not NDJSON",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The Authorization header is not `Bearer <session_id>` (`/problems/unauthorized`)",
+         body = Problem, content_type = "application/problem+json"),
         UnsupportedMediaType,
     ),
 )]
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
+pub async fn submit(State(state): State<AppState>, uri: Uri, headers: HeaderMap, request: Body) -> Response {
+    // One credential for the whole batch; each line is judged with it.
+    let session = match credential::session(&headers, &uri) {
+        Ok(session) => session,
+        Err(problem) => return problem.into_response(),
+    };
     let bytes =
         match body::read(&headers, request, body::Expect::Ndjson, state.settings.batch_max_bytes).await {
             Ok(bytes) => bytes,
@@ -109,7 +117,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, request: 
             let outcome = if text.len() > state.settings.max_body_bytes {
                 Err(Problem::too_large(state.settings.max_body_bytes))
             } else {
-                documents::accept(state, text).await
+                documents::accept(state, text, session).await
             };
             match outcome {
                 Ok(receipt) => LineResult::Accepted(LineAccepted {

@@ -3,13 +3,14 @@
 use axum::{
     body::Body,
     extract::State,
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
 use owp_platform::http::{
-    Problem, body,
-    openapi::{Invalid, JsonBodyRefusals, Unavailable},
+    Problem, body, credential,
+    openapi::{Invalid, JsonBodyRefusals, Unauthorized, Unavailable},
 };
+use owp_protocol::{SESSION_IN_DOCUMENT, SessionId};
 use time::OffsetDateTime;
 
 use super::AppState;
@@ -26,17 +27,22 @@ use crate::{ProduceError, Receipt, openapi::Document};
     operation_id = "submit_document",
     tag = "documents",
     request_body(content = Document, content_type = "application/json"),
+    params(
+        ("Authorization" = Option<String>, Header, description = "`Bearer <session_id>` (from auth's login); required by item types whose documents need a session"),
+    ),
     responses(
         (status = 202, description = "The log acknowledged the document (`acks=all`)", body = Receipt),
         JsonBodyRefusals,
         Invalid,
+        Unauthorized,
         Unavailable,
     ),
 )]
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, request: Body) -> Response {
+pub async fn submit(State(state): State<AppState>, uri: Uri, headers: HeaderMap, request: Body) -> Response {
     let result = async {
+        let session = credential::session(&headers, &uri)?;
         let bytes = body::read(&headers, request, body::Expect::Json, state.settings.max_body_bytes).await?;
-        accept(&state, &bytes).await
+        accept(&state, &bytes, session).await
     };
     match result.await {
         Ok(receipt) => (StatusCode::ACCEPTED, axum::Json(receipt)).into_response(),
@@ -44,13 +50,29 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, request: 
     }
 }
 
-/// Validates and appends one document; shared with the batch route so both answer alike.
-pub async fn accept(state: &AppState, bytes: &[u8]) -> Result<Receipt, Problem> {
+/// Validates and appends one document sent with `session`; shared with the batch route so both
+/// answer alike. Whether the session is live and may do this is the robots' decision: the write
+/// point holds no database credentials.
+pub async fn accept(state: &AppState, bytes: &[u8], session: Option<SessionId>) -> Result<Receipt, Problem> {
     let document = body::parse_json(bytes)?;
-    let submission = state.registry.parse_document(document, OffsetDateTime::now_utc()).map_err(|err| {
-        state.metrics.count("invalid");
-        Problem::invalid(err.violations())
-    })?;
+    let submission =
+        state.registry.parse_document(document, session, OffsetDateTime::now_utc()).map_err(|err| {
+            state.metrics.count("invalid");
+            let violations = err.violations();
+            match err {
+                owp_protocol::Error::SessionRequired { .. } => credential::unauthorized(err.to_string()),
+                // A credential where it does not belong is the request's fault, not the
+                // document's: 400, with every other violation still listed.
+                _ if violations.iter().any(|v| v.detail == SESSION_IN_DOCUMENT) => Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "credential-in-document",
+                    "A session id in the document",
+                )
+                .detail(credential::USE_THE_HEADER)
+                .errors(violations),
+                _ => Problem::invalid(violations),
+            }
+        })?;
     let document_id = submission.command.document_id;
     let span = tracing::debug_span!("append", %document_id, item_type = %submission.command.item_type);
     let _entered = span.enter();

@@ -7,6 +7,7 @@ use crate::helpers::{broker_settings, expect_problem, read_back, spawn_app, spaw
 async fn post_ndjson(app: &crate::helpers::TestApp, body: String) -> reqwest::Response {
     app.client
         .post(app.url("/v1/documents/batch"))
+        .bearer_auth(&app.session)
         .header("content-type", "application/x-ndjson")
         .body(body)
         .send()
@@ -23,7 +24,7 @@ async fn each_line_gets_its_own_result_in_order() {
         "{not json".to_owned(),
         json!({"item_type": "business", "name": ""}).to_string(),
         String::new(),
-        json!({"item_type": "logout", "session_id": uuid::Uuid::new_v4()}).to_string(),
+        json!({"item_type": "logout"}).to_string(),
     ]
     .join("\n");
     let response = post_ndjson(&app, body).await;

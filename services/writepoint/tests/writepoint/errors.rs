@@ -101,3 +101,58 @@ async fn unknown_routes_and_methods_are_problems_too() {
     expect_problem(app.client.get(app.url("/v1/nothing")).send().await.unwrap(), 404).await;
     expect_problem(app.client.get(app.url("/v1/documents")).send().await.unwrap(), 405).await;
 }
+
+#[tokio::test]
+async fn a_session_in_the_document_or_the_url_is_400_naming_the_header() {
+    let app = spawn_app().await;
+    let document = json!({"item_type": "business", "session_id": app.session, "name": "x"});
+    let problem = expect_problem(app.post_json(&document).await, 400).await;
+    assert_eq!(problem["type"], "/problems/credential-in-document", "{problem}");
+    assert_eq!(pointers(&problem), ["/session_id"]);
+    assert!(problem["detail"].as_str().unwrap().contains("Authorization: Bearer"), "{problem}");
+
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/documents?session_id={}", app.session)))
+        .header("content-type", "application/json")
+        .body(json!({"item_type": "business", "name": "x"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(response, 400).await;
+    assert_eq!(problem["type"], "/problems/credential-in-url", "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("Authorization: Bearer"), "{problem}");
+}
+
+#[tokio::test]
+async fn what_needs_a_session_without_one_is_401() {
+    let app = spawn_app().await;
+    for document in [
+        json!({"item_type": "business", "name": "x"}),
+        json!({"item_type": "logout"}),
+        // An update of a profile: only its owner may, so never anonymously.
+        json!({"item_type": "profile", "profile_id": uuid::Uuid::new_v4(), "first_name": "A", "last_name": "B"}),
+    ] {
+        let response = app.post_json_as(None, &document).await;
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        let problem = expect_problem(response, 401).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("Authorization: Bearer"),
+            "{document}: {problem}"
+        );
+    }
+    // A new profile may come without one, as its schema declares.
+    let anonymous = json!({"item_type": "profile", "first_name": "A", "last_name": "B"});
+    assert_eq!(app.post_json_as(None, &anonymous).await.status(), 202);
+    // A credential that is not a bearer session id is refused, not ignored.
+    let response = app
+        .client
+        .post(app.url("/v1/documents"))
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .header("content-type", "application/json")
+        .body(anonymous.to_string())
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 401).await;
+}

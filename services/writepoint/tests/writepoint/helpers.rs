@@ -28,6 +28,9 @@ pub struct TestApp {
     pub topic: TopicName,
     pub kafka: KafkaSettings,
     pub client: reqwest::Client,
+    /// The session `post_json` sends documents with (the write point does not check that it is
+    /// live: the robots decide that).
+    pub session: String,
     pub shutdown: CancellationToken,
     pub server: Option<JoinHandle<owp_writepoint::Result<()>>>,
 }
@@ -55,6 +58,7 @@ pub async fn spawn_app_with(kafka_settings: KafkaSettings, adjust: impl FnOnce(&
         topic,
         kafka: kafka_settings,
         client: reqwest::Client::new(),
+        session: uuid::Uuid::new_v4().to_string(),
         shutdown,
         server: Some(server),
     };
@@ -80,14 +84,21 @@ impl TestApp {
         }
     }
 
+    /// POSTs a document with the app's session.
     pub async fn post_json(&self, body: &serde_json::Value) -> reqwest::Response {
-        self.client
+        self.post_json_as(Some(&self.session), body).await
+    }
+
+    pub async fn post_json_as(&self, session: Option<&str>, body: &serde_json::Value) -> reqwest::Response {
+        let mut request = self
+            .client
             .post(self.url("/v1/documents"))
             .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
+            .body(body.to_string());
+        if let Some(session) = session {
+            request = request.bearer_auth(session);
+        }
+        request.send().await.unwrap()
     }
 }
 

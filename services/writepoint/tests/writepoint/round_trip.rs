@@ -8,12 +8,10 @@ use crate::helpers::{read_back, spawn_app};
 async fn a_posted_document_is_read_back_from_the_topic() {
     let app = spawn_app().await;
     let document_id = uuid::Uuid::new_v4().to_string();
-    let session_id = uuid::Uuid::new_v4().to_string();
     let response = app
         .post_json(&json!({
             "item_type": "business",
             "document_id": document_id,
-            "session_id": session_id,
             "name": "Country Vegetables",
         }))
         .await;
@@ -26,7 +24,11 @@ async fn a_posted_document_is_read_back_from_the_topic() {
     let message = read_back(&app.kafka, &app.topic, partition, receipt["offset"].as_i64().unwrap()).await;
     assert_eq!(message.key, document_id, "a new business is keyed by its own id");
     assert_eq!(message.value["document_id"], document_id.as_str());
-    assert_eq!(message.value["session_id"], session_id.as_str());
+    assert_eq!(
+        message.value["session_id"],
+        app.session.as_str(),
+        "the session comes from the Authorization header"
+    );
     assert_eq!(message.value["item_type"], "business");
     assert_eq!(message.value["body"], json!({"name": "Country Vegetables"}));
     assert!(message.value["received_at"].is_string());

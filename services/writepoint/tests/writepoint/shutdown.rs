@@ -17,6 +17,7 @@ async fn an_in_flight_request_finishes_after_shutdown_begins() {
     let request = app
         .client
         .post(app.url("/v1/documents"))
+        .bearer_auth(&app.session)
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(tokio_stream_from(rx)))
         .send();
