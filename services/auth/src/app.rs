@@ -94,7 +94,11 @@ impl Application {
             passwords,
             throttle: throttle.clone(),
         };
-        let router = routes::router(state)
+        // Credentials are small; health and metrics stay outside the bounds, so an overloaded
+        // instance still answers its load balancer and its scraper.
+        let limits = http::HttpLimits { max_body_bytes: 64 * 1024, ..http::HttpLimits::from_env() };
+        let router = limits
+            .apply(routes::router(state))
             .merge(Health::new(ready, Arc::new(registry)).routes())
             .merge(http::openapi::routes(&crate::openapi::document()))
             .fallback(http::not_found)

@@ -4,12 +4,14 @@
 pub mod body;
 pub mod credential;
 mod health;
+mod limits;
 mod metrics;
 pub mod openapi;
 mod problem;
 mod serve;
 
 pub use health::{Health, ReadyCheck};
+pub use limits::HttpLimits;
 pub use metrics::{HttpMetrics, latency_buckets, track_requests};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use serve::{bind, serve};

@@ -6,7 +6,7 @@
 //! translator would refuse is refused here too and the previous declarations stay.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
     sync::{Arc, RwLock},
     time::SystemTime,
@@ -30,6 +30,7 @@ pub struct Access {
 struct Declared {
     modified: Option<SystemTime>,
     visibility: BTreeMap<CollectionName, Visibility>,
+    sortable: BTreeMap<CollectionName, BTreeSet<String>>,
 }
 
 fn modified(file: &Path) -> Option<SystemTime> {
@@ -41,7 +42,7 @@ impl Access {
     pub fn load(file: &Path, limits: SessionLimits) -> owp_translator::Result<Self> {
         let stamp = modified(file);
         let config = Config::load(file)?;
-        let declared = Declared { modified: stamp, visibility: config.visibility };
+        let declared = Declared { modified: stamp, visibility: config.visibility, sortable: config.sortable };
         Ok(Self { file: file.to_owned(), limits, declared: Arc::new(RwLock::new(declared)) })
     }
 
@@ -50,6 +51,13 @@ impl Access {
         self.refresh();
         let declared = self.declared.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         declared.visibility.get(collection).cloned().unwrap_or(Visibility::Private)
+    }
+
+    /// The fields a listing of `collection` may sort by, besides its key.
+    pub fn sortable(&self, collection: &CollectionName) -> BTreeSet<String> {
+        self.refresh();
+        let declared = self.declared.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        declared.sortable.get(collection).cloned().unwrap_or_default()
     }
 
     fn refresh(&self) {
@@ -61,7 +69,10 @@ impl Access {
         let mut declared = self.declared.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         declared.modified = stamp;
         match Config::load(&self.file) {
-            Ok(config) => declared.visibility = config.visibility,
+            Ok(config) => {
+                declared.visibility = config.visibility;
+                declared.sortable = config.sortable;
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "translator configuration refused; visibility unchanged")
             }

@@ -4,6 +4,7 @@
 //! sessions of the projection to know who is calling.
 
 mod access;
+mod cursors;
 mod lookups;
 mod openapi;
 mod routes;
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use access::Access;
+pub use cursors::CursorKey;
 pub use lookups::Lookups;
 pub use openapi::document as openapi_document;
 pub use routes::MESSAGES;
@@ -61,6 +63,17 @@ impl Application {
         let stop = CancellationToken::new();
         let lookups = Lookups::start(store.clone(), &mut registry, stop.clone());
         let listener = http::bind(settings.addr).await?;
+        // GETs only: no body worth the name; and a request may wait for an outcome.
+        let defaults = http::HttpLimits::from_env();
+        let limits = http::HttpLimits {
+            max_body_bytes: 16 * 1024,
+            request_timeout: defaults.request_timeout + settings.max_wait,
+            ..defaults
+        };
+        let cursors = match settings.cursor_key.clone() {
+            Some(key) => key,
+            None => CursorKey::from_setting(None).map_err(anyhow::Error::msg)?,
+        };
         let state = routes::AppState {
             store,
             lookups,
@@ -68,8 +81,10 @@ impl Application {
             settings,
             access,
             pool: pool.clone(),
+            cursors,
         };
-        let router = routes::router(state)
+        let router = limits
+            .apply(routes::router(state))
             .merge(Health::new(ready, Arc::new(registry)).routes())
             .merge(http::openapi::routes(&openapi::document()))
             .fallback(http::not_found)

@@ -17,14 +17,14 @@ use owp_platform::http::{
     openapi::{Internal, Unauthorized, Unavailable},
 };
 use owp_protocol::Violation;
-use owp_readstore::{AnyStore, CollectionName, Cursor, ListQuery, ReadStore, Sort, StoredDoc};
+use owp_readstore::{AnyStore, CollectionName, ListQuery, ReadStore, Sort, StoredDoc};
 use owp_translator::config::Visibility;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::{Access, Settings, lookups::Lookups, waiters::Waiters};
+use crate::{Access, CursorKey, Settings, lookups::Lookups, waiters::Waiters};
 
 /// The collection the translator's default configuration fills with each document's outcome.
 pub const MESSAGES: &str = "messages";
@@ -42,6 +42,8 @@ pub struct AppState {
     /// Who may read what; sessions are checked against the projection in this pool.
     pub access: Access,
     pub pool: sqlx::PgPool,
+    /// Signs the cursors listings hand out, and opens the ones they are given.
+    pub cursors: CursorKey,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -377,8 +379,13 @@ pub(crate) async fn collection_document(
 
 // --- GET /v1/collections/{collection} and GET /v1/messages ---------------------------------
 
-/// Reads the paging parameters; everything else in `params` is left for the caller.
-fn paging(params: &mut BTreeMap<String, String>) -> Result<ListQuery, Problem> {
+/// Reads the paging parameters; everything else in `params` is left for the caller. A cursor
+/// must be one `keys` signed for `listing`.
+fn paging(
+    params: &mut BTreeMap<String, String>,
+    keys: &CursorKey,
+    listing: &str,
+) -> Result<ListQuery, Problem> {
     let limit = match params.remove("limit") {
         None => 50,
         Some(text) => match text.parse::<u32>() {
@@ -388,9 +395,9 @@ fn paging(params: &mut BTreeMap<String, String>) -> Result<ListQuery, Problem> {
     };
     let cursor = params
         .remove("cursor")
-        .map(|c| Cursor::decode(&c))
+        .map(|c| keys.open(listing, &c))
         .transpose()
-        .map_err(|e| invalid("cursor", e.to_string()))?;
+        .map_err(|e| invalid("cursor", e))?;
     Ok(ListQuery { limit, cursor, ..ListQuery::default() })
 }
 
@@ -411,9 +418,9 @@ fn plain_field(parameter: &str, field: &str) -> Result<(), Problem> {
     params(
         ("collection" = String, Path, description = "A collection of the translator configuration"),
         ("q" = Option<String>, Query, description = "Words that must all appear in the document's strings"),
-        ("sort" = Option<String>, Query, pattern = "^-?[A-Za-z0-9_]{1,64}$", description = "A top-level field to order by, `-field` for descending; by key when absent"),
+        ("sort" = Option<String>, Query, pattern = "^-?[A-Za-z0-9_]{1,64}$", description = "A field the collection declares sortable (translator.toml), `-field` for descending; by key when absent"),
         ("limit" = Option<u32>, Query, description = "Documents per page, 1 to 500 (default 50)", minimum = 1, maximum = 500),
-        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page (opaque; one this API did not hand out is refused)"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}$", description = "`next_cursor` of the previous page (opaque and signed: one this API did not hand out for this listing is refused)"),
         ("Authorization" = Option<String>, Header, description = "`Bearer <session_id>`: needed for a collection readable by its owners only, which lists the caller's documents only"),
     ),
     responses(
@@ -445,14 +452,29 @@ pub(crate) async fn collection_list(
         }
         Visibility::Private => return Err(unknown_collection(&collection)),
     };
-    let mut query = paging(&mut params)?;
+    let sort = params.remove("sort");
+    let listing = format!("{collection}?sort={}", sort.as_deref().unwrap_or_default());
+    let mut query = paging(&mut params, &state.cursors, &listing)?;
     query.text = params.remove("q").filter(|q| !q.trim().is_empty());
-    if let Some(sort) = params.remove("sort") {
+    if let Some(sort) = sort {
         let (field, descending) = match sort.strip_prefix('-') {
             Some(field) => (field.to_owned(), true),
             None => (sort.clone(), false),
         };
         plain_field("sort", &field)?;
+        // Only what the collection declares: ordering by an arbitrary field is a query the
+        // store may not be able to answer well, and a way to probe fields one cannot filter.
+        let sortable = state.access.sortable(&name);
+        if !sortable.contains(&field) {
+            let known: Vec<&str> = sortable.iter().map(String::as_str).collect();
+            return Err(invalid(
+                "sort",
+                format!(
+                    "not a sortable field of {collection} (sortable: {})",
+                    if known.is_empty() { "none but the key".to_owned() } else { known.join(", ") }
+                ),
+            ));
+        }
         query.sort = Some(Sort { field, descending });
     }
     for (field, value) in params {
@@ -466,7 +488,8 @@ pub(crate) async fn collection_list(
     }
     let page = state.store.list(&name, &query).await.map_err(store_problem)?;
     let items: Vec<Value> = page.items.into_iter().map(|d| d.doc).collect();
-    Ok(Json(json!({ "collection": collection, "items": items, "next_cursor": page.next_cursor })))
+    let next = page.next_cursor.map(|c| state.cursors.sign(&listing, &c));
+    Ok(Json(json!({ "collection": collection, "items": items, "next_cursor": next })))
 }
 
 /// The caller's messages (each outcome of a document the user sent), newest first.
@@ -478,7 +501,7 @@ pub(crate) async fn collection_list(
     params(
         ("Authorization" = String, Header, description = "`Bearer <session_id>`: whose messages to list (that session's user's, from any of their sessions)"),
         ("limit" = Option<u32>, Query, description = "Messages per page, 1 to 500 (default 50)", minimum = 1, maximum = 500),
-        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "`next_cursor` of the previous page (opaque; one this API did not hand out is refused)"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}$", description = "`next_cursor` of the previous page (opaque and signed: one this API did not hand out for this listing is refused)"),
     ),
     responses(
         (status = 200, description = "A page of messages", body = MessagesPage),
@@ -496,7 +519,9 @@ pub(crate) async fn messages(
 ) -> Result<Json<Value>, Problem> {
     let user = state.access.required_caller(&state.pool, &headers, &uri).await?;
     let Query(mut params) = query.map_err(query_problem)?;
-    let mut query = paging(&mut params)?;
+    // Bound to the user as well: one user's cursor is no use to another.
+    let listing = format!("{MESSAGES}?user={user}");
+    let mut query = paging(&mut params, &state.cursors, &listing)?;
     if let Some(unknown) = params.keys().next() {
         return Err(invalid(unknown, "unknown parameter (known: limit, cursor)"));
     }
@@ -512,5 +537,6 @@ pub(crate) async fn messages(
         Err(err) => return Err(store_problem(err)),
     };
     let items: Vec<Value> = page.items.into_iter().map(|d| d.doc).collect();
-    Ok(Json(json!({ "user_id": user, "messages": items, "next_cursor": page.next_cursor })))
+    let next = page.next_cursor.map(|c| state.cursors.sign(&listing, &c));
+    Ok(Json(json!({ "user_id": user, "messages": items, "next_cursor": next })))
 }

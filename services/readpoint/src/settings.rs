@@ -4,6 +4,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use owp_platform::duration::parse as parse_duration;
 
+use crate::cursors::CursorKey;
+
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "readpoint_settings")]
 pub struct Settings {
@@ -22,6 +24,10 @@ pub struct Settings {
     /// they arrive, eight times this (the safety net for a lost one).
     #[arg(id = "readpoint_poll", long = "readpoint-poll", env = "OWP_READPOINT_POLL", default_value = "250ms", value_parser = parse_duration)]
     pub poll: Duration,
+    /// The key listing cursors are signed with (32 characters or more), the same on every
+    /// instance behind one load balancer; without it, each process signs with a key of its own.
+    #[arg(long = "cursor-key", env = "OWP_CURSOR_KEY", hide_env_values = true, value_parser = |s: &str| CursorKey::from_setting(Some(s)))]
+    pub cursor_key: Option<CursorKey>,
 }
 
 impl Default for Settings {
@@ -30,6 +36,7 @@ impl Default for Settings {
             addr: ([127, 0, 0, 1], 8081).into(),
             max_wait: Duration::from_secs(30),
             poll: Duration::from_millis(250),
+            cursor_key: None,
         }
     }
 }

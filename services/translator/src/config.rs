@@ -13,6 +13,7 @@
 //! sql = "SELECT business_id, url FROM business_websites"
 //! array_field = "websites"   # optional: always an array, even of one row
 //! visibility = "public"      # who the read point serves it to (below)
+//! sortable = ["name"]        # optional: fields listings may sort by (besides the key)
 //! ```
 //!
 //! Every collection declares who may read it (on any of its entries; entries that repeat it must
@@ -25,7 +26,7 @@
 //! PostgreSQL. Both report the file, the entry and the reason.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
 };
 
@@ -51,6 +52,9 @@ pub struct EntryConfig {
     /// With `visibility = "owner"`: the top-level field holding the owner's user id.
     #[serde(default, skip_serializing)]
     pub owner_field: Option<String>,
+    /// Top-level fields a listing may be sorted by (`sort=field` or `-field`); the key always.
+    #[serde(default, skip_serializing)]
+    pub sortable: Vec<String>,
 }
 
 /// The values `visibility` takes in the file.
@@ -96,6 +100,8 @@ pub struct Config {
     pub collections: BTreeMap<CollectionName, Vec<Entry>>,
     /// Who may read each collection.
     pub visibility: BTreeMap<CollectionName, Visibility>,
+    /// The fields each collection's listings may be sorted by (the union of its entries').
+    pub sortable: BTreeMap<CollectionName, BTreeSet<String>>,
     /// Of the file's bytes; tells a changed file from a touched one.
     pub content_hash: String,
 }
@@ -166,13 +172,29 @@ impl Config {
             return Err(fail("(file)", "no [[entries]]: nothing to translate".into()));
         }
         let mut visibility = BTreeMap::new();
+        let mut sortable: BTreeMap<CollectionName, BTreeSet<String>> = BTreeMap::new();
         for (collection, entries) in &collections {
+            for entry in entries {
+                if let Some(field) = entry.config.sortable.iter().find(|f| !plain_identifier(f)) {
+                    return Err(fail(
+                        &entry.label,
+                        format!("sortable: {field:?} is not a plain field name (letters, digits, _)"),
+                    ));
+                }
+                sortable.entry(collection.clone()).or_default().extend(entry.config.sortable.iter().cloned());
+            }
             visibility.insert(
                 collection.clone(),
                 collection_visibility(collection, entries).map_err(|(label, reason)| fail(&label, reason))?,
             );
         }
-        Ok(Self { file: file.to_owned(), collections, visibility, content_hash: hash(text.as_bytes()) })
+        Ok(Self {
+            file: file.to_owned(),
+            collections,
+            visibility,
+            sortable,
+            content_hash: hash(text.as_bytes()),
+        })
     }
 
     /// Who may read `collection`; `None` for a collection the file does not define.

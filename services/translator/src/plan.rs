@@ -164,6 +164,14 @@ async fn plan_entry(
         )));
     };
     let key_type = key_column.type_info().name().to_owned();
+    // A session id is a credential: a served document must never carry one.
+    let served = config.visibility_of(&entry.collection) != Some(&crate::config::Visibility::Private);
+    if served && columns.contains(&"session_id") {
+        return Err(fail(format!(
+            "collection {} is served (not private) and this query returns session_id, a credential: leave it out",
+            entry.collection
+        )));
+    }
 
     let explained: Value = sqlx::query_scalar(&format!("EXPLAIN (VERBOSE, FORMAT JSON) {sql}"))
         .fetch_one(&mut *conn)

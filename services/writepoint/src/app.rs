@@ -63,8 +63,16 @@ impl Application {
 
         let listener = http::bind(settings.addr).await?;
         let grace = settings.shutdown_grace;
+        // The largest body a route reads; each route still enforces its own.
+        let limits = http::HttpLimits {
+            max_body_bytes: settings.batch_max_bytes.max(settings.max_body_bytes),
+            ..settings.http
+        };
         let state = routes::AppState { registry, log: log.clone(), settings: Arc::new(settings), metrics };
-        let router = routes::router(state)
+        // Health and metrics stay outside the bounds, so an overloaded instance still answers its
+        // load balancer and its scraper.
+        let router = limits
+            .apply(routes::router(state))
             .merge(Health::new(ready, Arc::new(metrics_registry)).routes())
             .merge(http::openapi::routes(&api))
             .fallback(http::not_found)

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use owp_platform::duration;
+use owp_platform::{duration, http::HttpLimits};
 
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "writepoint_settings")]
@@ -42,6 +42,10 @@ pub struct Settings {
     /// How long in-flight requests may take to finish after SIGTERM.
     #[arg(long, env = "OWP_SHUTDOWN_GRACE", default_value = "10s", value_parser = duration::parse)]
     pub shutdown_grace: Duration,
+    /// The bounds every HTTP service shares (`OWP_HTTP_*`, see owp_platform::http::HttpLimits);
+    /// the body limit is raised to the largest body a route here reads.
+    #[arg(skip = HttpLimits::from_env())]
+    pub http: HttpLimits,
 }
 
 impl Settings {

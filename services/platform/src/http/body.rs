@@ -4,7 +4,7 @@
 use super::Problem;
 use axum::{
     body::{Body, Bytes},
-    http::{HeaderMap, header},
+    http::{HeaderMap, StatusCode, header},
 };
 
 /// Media types a route reads.
@@ -58,6 +58,11 @@ pub async fn read(headers: &HeaderMap, body: Body, expect: Expect, limit: usize)
         let inner = err.into_inner();
         if inner.is::<http_body_util::LengthLimitError>() {
             Problem::too_large(limit)
+        } else if std::iter::successors(Some(&*inner as &(dyn std::error::Error + 'static)), |e| e.source())
+            .any(|e| e.is::<tower_http::timeout::TimeoutError>())
+        {
+            Problem::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", "The request took too long")
+                .detail("the request body stalled (see OWP_HTTP_BODY_TIMEOUT)")
         } else {
             Problem::malformed(format!("could not read the request body: {inner}"))
         }

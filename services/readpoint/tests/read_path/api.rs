@@ -4,6 +4,7 @@ use crate::harness::ReadStack;
 
 end_to_end! {
     bad_requests_are_problems_naming_the_parameter on opensearch;
+    cursors_are_signed_for_their_listing_and_sorts_are_declared on postgres;
     the_openapi_document_is_generated_from_the_routes on postgres;
 }
 
@@ -20,6 +21,8 @@ async fn bad_requests_are_problems_naming_the_parameter(read: ReadStack) {
         ("/v1/collections/businesses?limit=lots", 400, "/limit"),
         ("/v1/collections/businesses?cursor=garbage", 400, "/cursor"),
         ("/v1/collections/businesses?sort=a.b", 400, "/sort"),
+        // Declared sortable fields only (translator.toml's `sortable`).
+        ("/v1/collections/businesses?sort=owner", 400, "/sort"),
         ("/v1/messages?session_id=x", 400, "/session_id"),
         // Private: never served as a collection, whatever the caller.
         ("/v1/collections/messages", 404, "/collection"),
@@ -67,5 +70,49 @@ async fn the_openapi_document_is_generated_from_the_routes(read: ReadStack) {
         assert!(statuses[code].is_object(), "{code} is documented");
     }
     assert!(api["components"]["schemas"]["Outcome"].is_object());
+    read.stop().await;
+}
+
+async fn cursors_are_signed_for_their_listing_and_sorts_are_declared(read: ReadStack) {
+    let session = read.stack.session("pager").await;
+    let mut ids = Vec::new();
+    for name in ["Apple", "Banana", "Cherry"] {
+        ids.push(
+            read.stack.post_as(&session, serde_json::json!({"item_type": "business", "name": name})).await,
+        );
+    }
+    for id in &ids {
+        read.document_until("businesses", id, |_| true).await;
+    }
+    // Paging by a declared field, one at a time, with the cursors handed out.
+    let mut names = Vec::new();
+    let mut path = "/v1/collections/businesses?sort=name&limit=1".to_owned();
+    let mut first_cursor = None;
+    loop {
+        let (status, page) = read.get_json(&path).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        names
+            .extend(page["items"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap().to_owned()));
+        let Some(cursor) = page["next_cursor"].as_str() else { break };
+        first_cursor.get_or_insert_with(|| cursor.to_owned());
+        path = format!("/v1/collections/businesses?sort=name&limit=1&cursor={cursor}");
+    }
+    assert_eq!(names, ["Apple", "Banana", "Cherry"]);
+
+    // A cursor is refused when forged, altered, or used for another listing.
+    let cursor = first_cursor.unwrap();
+    let (inner, tag) = cursor.rsplit_once('.').unwrap();
+    let forged = owp_readstore::Cursor { sort_value: serde_json::json!("Apple"), key: "x".into() }.encode();
+    for (label, path) in [
+        ("unsigned", format!("/v1/collections/businesses?sort=name&cursor={inner}")),
+        ("forged", format!("/v1/collections/businesses?sort=name&cursor={forged}.{tag}")),
+        ("another order", format!("/v1/collections/businesses?sort=-name&cursor={cursor}")),
+        ("another collection", format!("/v1/collections/profiles?sort=last_name&cursor={cursor}")),
+    ] {
+        let response = read.get_as(&session, &path).await;
+        assert_eq!(response.status(), 400, "{label}");
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["pointer"], "/cursor", "{label}: {problem}");
+    }
     read.stop().await;
 }

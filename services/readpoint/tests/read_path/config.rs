@@ -77,6 +77,20 @@ async fn an_invalid_config_edit_is_refused_and_reported_and_the_old_one_stays(re
     assert_eq!(status["config_hash"], before, "the old configuration stays");
     assert!(status["collections"].as_array().unwrap().iter().all(|c| c["name"] != "broken"));
 
+    // A served collection that would carry session ids (credentials) is refused too.
+    let leaky = format!(
+        "{}\n[[entries]]\ncollection_name = \"leaky\"\nkey_to_denormalize_upon = \"document_id\"\nvisibility = \"public\"\nsql = \"SELECT document_id, session_id FROM messages\"\n",
+        shipped_config()
+    );
+    std::fs::write(&read.config, leaky).unwrap();
+    read.until("the leaky edit is refused", Duration::from_secs(30), async || {
+        read.status().await["config_refused"]["error"].as_str().is_some_and(|e| e.contains("credential"))
+    })
+    .await;
+    assert_eq!(read.status().await["config_hash"], before, "the old configuration stays");
+    let (status, _) = read.get_json("/v1/collections/leaky").await;
+    assert_eq!(status, 404);
+
     // The old collections still work.
     let session = read.stack.session("dee").await;
     let id = read.stack.post_as(&session, json!({"item_type": "business", "name": "Still Fine"})).await;

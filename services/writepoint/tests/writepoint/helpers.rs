@@ -84,6 +84,20 @@ impl TestApp {
         }
     }
 
+    /// Waits (bounded) until a `POST /v1/documents` is inside the handler.
+    pub async fn await_in_flight(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let needle = r#"http_requests_in_flight{route="/v1/documents"} 1"#;
+        loop {
+            let metrics = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+            if metrics.lines().any(|line| line == needle) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the request never reached the handler:\n{metrics}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// POSTs a document with the app's session.
     pub async fn post_json(&self, body: &serde_json::Value) -> reqwest::Response {
         self.post_json_as(Some(&self.session), body).await

@@ -7,6 +7,7 @@ mod errors;
 mod health;
 mod helpers;
 mod idle_rss;
+mod limits;
 mod openapi;
 mod round_trip;
 mod shutdown;

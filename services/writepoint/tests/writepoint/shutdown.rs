@@ -24,7 +24,7 @@ async fn an_in_flight_request_finishes_after_shutdown_begins() {
     let request = tokio::spawn(request);
 
     // Wait until the server is inside the handler, waiting for the rest of the body.
-    await_in_flight(&app).await;
+    app.await_in_flight().await;
     assert!(!request.is_finished());
     app.shutdown.cancel();
     // New connections are refused once shutdown began...
@@ -52,19 +52,6 @@ async fn wait_until_refused(app: &crate::helpers::TestApp) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     false
-}
-
-async fn await_in_flight(app: &crate::helpers::TestApp) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let needle = r#"http_requests_in_flight{route="/v1/documents"} 1"#;
-    loop {
-        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-        if metrics.lines().any(|line| line == needle) {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "the request never reached the handler:\n{metrics}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn tokio_stream_from(
