@@ -3,8 +3,10 @@
 //! one must never reach it. The signature also binds a cursor to the listing it came from (the
 //! collection and its order), so one cannot be replayed against another.
 //!
-//! The key comes from `OWP_CURSOR_KEY`, the same on every instance behind a load balancer; without
-//! one, each process makes its own and its cursors work only with it (fine on one machine).
+//! The key comes from `OWP_CURSOR_KEY`; without one it is derived from the database credentials,
+//! which every read point of a deployment shares and nobody outside it knows, so cursors work
+//! across the instances behind one load balancer with no secret of their own to distribute (and
+//! a password rotation also rotates the cursor key: cursors are short-lived).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
@@ -25,16 +27,19 @@ impl std::fmt::Debug for CursorKey {
 const MIN_KEY_BYTES: usize = 32;
 
 impl CursorKey {
-    /// A key from configuration, or a random one for this process.
-    pub fn from_setting(configured: Option<&str>) -> Result<Self, String> {
-        match configured {
-            Some(text) if text.len() >= MIN_KEY_BYTES => Ok(Self(text.as_bytes().to_vec())),
-            Some(_) => Err(format!("OWP_CURSOR_KEY must be at least {MIN_KEY_BYTES} characters")),
-            None => {
-                tracing::info!("no OWP_CURSOR_KEY: this process signs its cursors with a key of its own");
-                Ok(Self(rand::random::<[u8; 32]>().to_vec()))
-            }
+    /// A key from configuration.
+    pub fn from_setting(configured: &str) -> Result<Self, String> {
+        if configured.len() >= MIN_KEY_BYTES {
+            Ok(Self(configured.as_bytes().to_vec()))
+        } else {
+            Err(format!("OWP_CURSOR_KEY must be at least {MIN_KEY_BYTES} characters"))
         }
+    }
+
+    /// A key derived from a secret the deployment's read points share (the database URL).
+    pub fn derived_from(secret: &str) -> Self {
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+        Self(mac.chain_update(b"owp listing cursor key v1").finalize().into_bytes().to_vec())
     }
 
     fn mac(&self, context: &str, cursor: &str) -> Hmac<Sha256> {
@@ -68,20 +73,26 @@ mod tests {
 
     #[test]
     fn only_a_cursor_signed_here_for_this_listing_opens() {
-        let key = CursorKey::from_setting(Some(&"k".repeat(32))).unwrap();
+        let key = CursorKey::from_setting(&"k".repeat(32)).unwrap();
         let inner = Cursor { sort_value: serde_json::json!("2026-01-01"), key: "k1".into() };
         let signed = key.sign("businesses?sort=name", &inner.encode());
         assert_eq!(key.open("businesses?sort=name", &signed).unwrap(), inner);
         // Another listing, another key, a changed or unsigned cursor: refused.
         assert!(key.open("profiles?sort=name", &signed).is_err());
-        let other = CursorKey::from_setting(None).unwrap();
+        let other = CursorKey::derived_from("postgres://owp:secret@db/owp");
         assert!(other.open("businesses?sort=name", &signed).is_err());
+        // Instances sharing the database credentials share the derived key; others do not.
+        let shared = other.sign("businesses?sort=name", &inner.encode());
+        let same = CursorKey::derived_from("postgres://owp:secret@db/owp");
+        assert_eq!(same.open("businesses?sort=name", &shared).unwrap(), inner);
+        let elsewhere = CursorKey::derived_from("postgres://owp:other@db/owp");
+        assert!(elsewhere.open("businesses?sort=name", &shared).is_err());
         let forged = Cursor { sort_value: serde_json::json!("9999"), key: "k1".into() }.encode();
         let (_, tag) = signed.rsplit_once('.').unwrap();
         assert!(key.open("businesses?sort=name", &format!("{forged}.{tag}")).is_err());
         assert!(key.open("businesses?sort=name", &inner.encode()).is_err());
         assert!(key.open("businesses?sort=name", "").is_err());
-        assert!(CursorKey::from_setting(Some("short")).is_err());
+        assert!(CursorKey::from_setting("short").is_err());
         assert!(!format!("{key:?}").contains('k'.to_string().repeat(32).as_str()));
     }
 }

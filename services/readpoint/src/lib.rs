@@ -70,10 +70,8 @@ impl Application {
             request_timeout: defaults.request_timeout + settings.max_wait,
             ..defaults
         };
-        let cursors = match settings.cursor_key.clone() {
-            Some(key) => key,
-            None => CursorKey::from_setting(None).map_err(anyhow::Error::msg)?,
-        };
+        let cursors =
+            settings.cursor_key.clone().unwrap_or_else(|| CursorKey::derived_from(&database.database_url));
         let state = routes::AppState {
             store,
             lookups,

@@ -25,8 +25,8 @@ pub struct Settings {
     #[arg(id = "readpoint_poll", long = "readpoint-poll", env = "OWP_READPOINT_POLL", default_value = "250ms", value_parser = parse_duration)]
     pub poll: Duration,
     /// The key listing cursors are signed with (32 characters or more), the same on every
-    /// instance behind one load balancer; without it, each process signs with a key of its own.
-    #[arg(long = "cursor-key", env = "OWP_CURSOR_KEY", hide_env_values = true, value_parser = |s: &str| CursorKey::from_setting(Some(s)))]
+    /// instance behind one load balancer; by default one derived from the database credentials.
+    #[arg(long = "cursor-key", env = "OWP_CURSOR_KEY", hide_env_values = true, value_parser = |s: &str| CursorKey::from_setting(s))]
     pub cursor_key: Option<CursorKey>,
 }
 

@@ -269,12 +269,13 @@ fn environment(
     set("OWP_GROUP_PREFIX", settings.group_prefix.clone());
     set("RUST_LOG", "info".to_owned());
     match service {
-        Service::Translator => {
+        // The translator runs the file; the read point reads who may see each collection in it.
+        Service::Translator | Service::Readpoint => {
             let config = std::path::absolute(&settings.translator_config)
                 .with_context(|| format!("{}", settings.translator_config.display()))?;
             set("OWP_TRANSLATOR_CONFIG", config.display().to_string());
         }
-        Service::Writepoint | Service::Robots | Service::Auth | Service::Readpoint => {}
+        Service::Writepoint | Service::Robots | Service::Auth => {}
     }
     // Later entries win: the run's settings over what was passed on.
     let mut seen = std::collections::HashSet::new();
