@@ -38,7 +38,10 @@ pom_property() {
   sed -n "s|.*<$1>\(.*\)</$1>.*|\1|p" "$(dirname "${BASH_SOURCE[0]}")/stack/pom.xml" | head -n 1
 }
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each step says when it started (seconds since the first script of this run), so a log shows
+# where the time of a run went.
+export OWP_RUN_STARTED="${OWP_RUN_STARTED:-$(date +%s)}"
+say() { printf '\033[1m==> [%ss] %s\033[0m\n' "$(($(date +%s) - OWP_RUN_STARTED))" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # wait_port HOST PORT SECONDS: until something accepts connections there.

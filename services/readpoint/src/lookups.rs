@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 const MAX_KEYS: usize = 256;
 /// Store requests in flight at once.
 const IN_FLIGHT: usize = 4;
+/// Look-ups waiting for the worker; beyond it a request waits to queue (each request has one
+/// look-up at a time, and the HTTP concurrency limit bounds the requests, so this is a backstop).
+const QUEUE: usize = 4096;
 
 type Reply = oneshot::Sender<owp_readstore::Result<Option<StoredDoc>>>;
 
@@ -32,7 +35,7 @@ struct Lookup {
 /// The queue's sending side; cloning shares it.
 #[derive(Debug, Clone)]
 pub struct Lookups {
-    queue: mpsc::UnboundedSender<Lookup>,
+    queue: mpsc::Sender<Lookup>,
     store: Arc<AnyStore>,
     /// `readpoint_lookup_requests_total`: store requests made for look-ups.
     requests: Counter,
@@ -51,7 +54,7 @@ impl Lookups {
             requests.clone(),
         );
         registry.register("readpoint_lookup_keys", "Keys asked for by outcome look-ups", keys.clone());
-        let (queue, receiver) = mpsc::unbounded_channel();
+        let (queue, receiver) = mpsc::channel(QUEUE);
         let lookups = Self { queue, store, requests, keys };
         tokio::spawn(lookups.clone().work(receiver, shutdown));
         lookups
@@ -65,7 +68,7 @@ impl Lookups {
     ) -> owp_readstore::Result<Option<StoredDoc>> {
         let (reply, answer) = oneshot::channel();
         let lookup = Lookup { collection: collection.clone(), key: key.to_owned(), reply };
-        if self.queue.send(lookup).is_err() {
+        if self.queue.send(lookup).await.is_err() {
             // The worker has stopped (shutting down): ask the store directly.
             return self.store.get(collection, key).await;
         }
@@ -75,7 +78,7 @@ impl Lookups {
         }
     }
 
-    async fn work(self, mut receiver: mpsc::UnboundedReceiver<Lookup>, shutdown: CancellationToken) {
+    async fn work(self, mut receiver: mpsc::Receiver<Lookup>, shutdown: CancellationToken) {
         let permits = Arc::new(Semaphore::new(IN_FLIGHT));
         loop {
             // A free slot first, then everything queued by then.

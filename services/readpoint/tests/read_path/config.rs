@@ -39,10 +39,24 @@ async fn a_config_edit_adds_a_collection_that_is_backfilled(read: ReadStack) {
     assert_eq!(page["businesses"][0]["name"], "Early Bird");
     // The read point follows the edit's visibility: another user finds nothing, not even in a list.
     let other = read.stack.session("cal-neighbour").await;
+    let neighbour: uuid::Uuid =
+        sqlx::query_scalar("SELECT user_id FROM users WHERE username = 'cal-neighbour'")
+            .fetch_one(&read.stack.pool)
+            .await
+            .unwrap();
+    read.document_until_as(Some(&other), "owner_pages", &neighbour.to_string(), |_| true).await;
     let (status, _) = read.get_json_as(&other, &format!("/v1/collections/owner_pages/{user_id}")).await;
     assert_eq!(status, 404);
-    let (status, listed) = read.get_json_as(&other, "/v1/collections/owner_pages").await;
-    assert_eq!(status, 200, "{listed}");
+    // A listing is a search: it sees the neighbour's page once the index has refreshed, and
+    // never anyone else's.
+    let mut listed = serde_json::Value::Null;
+    read.until("the neighbour's page is listed", Duration::from_secs(30), async || {
+        let (status, page) = read.get_json_as(&other, "/v1/collections/owner_pages").await;
+        assert_eq!(status, 200, "{page}");
+        listed = page;
+        listed["items"].as_array().is_some_and(|items| !items.is_empty())
+    })
+    .await;
     let users: Vec<&str> =
         listed["items"].as_array().unwrap().iter().filter_map(|p| p["username"].as_str()).collect();
     assert_eq!(users, vec!["cal-neighbour"], "{listed}");
