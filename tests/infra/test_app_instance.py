@@ -117,7 +117,9 @@ def variables_read_by_the_code():
 
 
 def test_every_variable_user_data_writes_is_read():
-    read = variables_read_by_the_code() | {"AWS_REGION"}  # the AWS SDKs' region
+    # The AWS SDKs' region: the Rust SDK reads AWS_REGION, Debian 12's boto3 (1.26) only
+    # AWS_DEFAULT_REGION (without it every boto3 client fails with NoRegionError).
+    read = variables_read_by_the_code() | {"AWS_REGION", "AWS_DEFAULT_REGION"}
     unread = [v for v in user_data_variables() if v not in read]
     assert unread == [], f"user data writes variables nothing reads: {unread}"
 
@@ -127,9 +129,10 @@ def test_every_variable_the_units_need_is_written():
     # What each unit cannot start without (a missing one would fail it at boot).
     needed = {
         "owp-deployer": {"OWP_DEPLOYER_BUCKET", "OWP_DEPLOYER_ENVIRONMENT", "OWP_DEPLOYER_TARGET_GROUP_ARNS"},
-        "owp-journal-shipper": {"OWP_LOG_GROUP", "OWP_LOG_UNITS", "AWS_REGION"},
-        "owp-database-env": {"OWP_DATABASE_SECRET_ARN"},
-        "owp-launch-gate": {"OWP_DEPLOYER_BUCKET", "OWP_DEPLOYER_ENVIRONMENT", "OWP_AUTOSCALING_GROUP", "OWP_LAUNCH_HOOK"},
+        "owp-journal-shipper": {"OWP_LOG_GROUP", "OWP_LOG_UNITS", "AWS_DEFAULT_REGION"},
+        "owp-database-env": {"OWP_DATABASE_SECRET_ARN", "AWS_DEFAULT_REGION"},
+        "owp-launch-gate": {"OWP_DEPLOYER_BUCKET", "OWP_DEPLOYER_ENVIRONMENT", "OWP_AUTOSCALING_GROUP", "OWP_LAUNCH_HOOK",
+                            "AWS_DEFAULT_REGION"},
         "services": {"OWP_KAFKA_BROKERS", "OWP_READ_STORE", "OWP_WRITEPOINT_ADDR", "OWP_READPOINT_ADDR", "OWP_AUTH_ADDR",
                      "OWP_TOPIC_REPLICATION"},
     }
