@@ -8,13 +8,13 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use owp_platform::telemetry::{LogFormat, TelemetrySettings};
+use owp_release::{PackageSpec, PublicKey, SecretKey, SignedPointer, Version};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     Result,
     daemon::Deployer,
     publish,
-    release::{self, PackageSpec, PublicKey, SecretKey, SignedPointer, Version},
     settings::RunSettings,
     status,
     store::{ReleaseStore, StoreSettings},
@@ -271,7 +271,7 @@ pub async fn execute(cli: Cli, shutdown: CancellationToken) -> Result<()> {
             let key = SecretKey::from_file(&args.secret_key, args.secret_key_password)?;
             let git_commit = match args.git_commit {
                 Some(commit) => commit,
-                None => release::git_commit(
+                None => owp_release::git_commit(
                     &std::env::current_dir().map_err(|err| crate::Error::io("no working directory", err))?,
                 )?,
             };
@@ -291,7 +291,7 @@ pub async fn execute(cli: Cli, shutdown: CancellationToken) -> Result<()> {
                 out_dir: args.out_dir,
                 strip: true,
             };
-            let packaged = tokio::task::spawn_blocking(move || release::package(&spec, &key))
+            let packaged = tokio::task::spawn_blocking(move || owp_release::package(&spec, &key))
                 .await
                 .map_err(|err| crate::Error::Package(format!("the packaging task failed: {err}")))??;
             println!(
@@ -303,7 +303,7 @@ pub async fn execute(cli: Cli, shutdown: CancellationToken) -> Result<()> {
             Ok(())
         }
         Command::Keygen(args) => {
-            let public = release::generate_keypair(&args.secret_key, &args.public_key)?;
+            let public = owp_release::generate_keypair(&args.secret_key, &args.public_key)?;
             println!(
                 "key id {}: secret key {}, public key {}",
                 public.key_id(),

@@ -13,6 +13,7 @@ use std::{
 };
 
 use aws_config::SdkConfig;
+use owp_release::{Judging, Manifest, Pointer, PublicKey, SignedPointer, Version};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +24,6 @@ use crate::{
     lb::{Alb, AlbTarget, Haproxy, LoadBalancer, NoLoadBalancer},
     lease::{Lease, LeaseSettings},
     process::{Children, ProcessManager, Systemd},
-    release::{self, Judging, Manifest, Pointer, PublicKey, SignedPointer, Version},
     settings::{LbKind, ProcessKind, RunSettings},
     state::{AcceptedPointerFile, Journal, JournalFile, Phase},
     store::{InstanceReport, ReleaseStore, now_rfc3339},
@@ -262,7 +262,7 @@ impl Deployer {
         self.deploy(version).await
     }
 
-    /// Judges the `current` object (see `release::judge`). An accepted pointer becomes the new
+    /// Judges the `current` object (see `owp_release::judge`). An accepted pointer becomes the new
     /// high-water mark; a refused one is logged once, noted in the status report, and changes
     /// nothing: the instance keeps running what it runs.
     pub(crate) fn accept_pointer(&mut self, bytes: &[u8]) -> Result<Option<Pointer>> {
@@ -293,11 +293,11 @@ impl Deployer {
         }
     }
 
-    /// [`release::judge`] with what this instance knows; no side effects.
+    /// [`owp_release::judge`] with what this instance knows; no side effects.
     pub(crate) fn judge_pointer(&self, bytes: &[u8]) -> Result<Pointer, String> {
         let running = self.install.current();
         let created_at = running.as_ref().and_then(|version| self.release_created_at(version));
-        release::judge(
+        owp_release::judge(
             bytes,
             Judging {
                 key: &self.public_key,
@@ -310,9 +310,9 @@ impl Deployer {
 
     /// The `created_at` of an installed release's manifest (verified when it was installed).
     fn release_created_at(&self, version: &Version) -> Option<String> {
-        let path = self.install.release_dir(version).join(release::MANIFEST);
+        let path = self.install.release_dir(version).join(owp_release::MANIFEST);
         let bytes = std::fs::read(path).ok()?;
-        serde_json::from_slice::<Manifest>(&bytes).ok().map(|manifest| manifest.created_at)
+        Manifest::from_json(&bytes).ok().map(|manifest| manifest.created_at)
     }
 
     /// Records the phase: the journal (for crash recovery) and the status report.

@@ -11,13 +11,13 @@
 
 use std::time::{Duration, Instant};
 
+use owp_release::Version;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     Error, Result,
     events::{self, DeployCtx, Outcome},
     lease::{Attempt, LeaseGuard},
-    release::{self, Version},
     state::Phase,
     store::{BadMarker, now_rfc3339},
 };
@@ -142,7 +142,7 @@ impl crate::daemon::Deployer {
     pub(crate) async fn fetch_and_verify(&mut self, deploy: &DeployCtx) -> Result<bool> {
         let version = &deploy.version;
         let release_dir = self.install.release_dir(version);
-        let tarball = self.downloads.join(release::tarball_name(version));
+        let tarball = self.downloads.join(owp_release::tarball_name(version));
         if !release_dir.is_dir() {
             self.set_status(Phase::Fetch, Some(version), Some(&deploy.id));
             let started = Instant::now();
@@ -173,7 +173,7 @@ impl crate::daemon::Deployer {
         let (releases_dir, key, expected, path) =
             (self.install.releases_dir(), self.public_key.clone(), version.clone(), tarball.clone());
         let verified = tokio::task::spawn_blocking(move || {
-            release::unpack_verified(&path, &releases_dir, &expected, &key)
+            owp_release::unpack_verified(&path, &releases_dir, &expected, &key)
         })
         .await
         .map_err(|err| Error::Process(format!("the verification task failed: {err}")))?;
@@ -188,7 +188,7 @@ impl crate::daemon::Deployer {
                 events::phase(&self.instance, deploy, Phase::Verify, started, Outcome::Ok, &detail);
                 Ok(true)
             }
-            Err(err @ Error::Refused { .. }) => {
+            Err(err @ owp_release::Error::Refused { .. }) => {
                 events::phase(
                     &self.instance,
                     deploy,
@@ -211,7 +211,7 @@ impl crate::daemon::Deployer {
                     Outcome::Failed,
                     &err.to_string(),
                 );
-                Err(err)
+                Err(err.into())
             }
         }
     }

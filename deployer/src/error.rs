@@ -1,7 +1,7 @@
 //! The one error type of the deployer library. Every message names what failed and, where it
 //! helps, what to do about it; callers add no context of their own.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -12,16 +12,12 @@ pub enum Error {
     LoadBalancer(String),
     #[error("HAProxy runtime API at {socket}: {message}")]
     Haproxy { socket: String, message: String },
-    /// A release failed verification: bad signature, wrong key, a file that does not match the
-    /// signed manifest, or a tarball that is not a release at all.
-    #[error("release {version} refused: {reason}")]
-    Refused { version: String, reason: String },
-    #[error("invalid release version {value:?}: {reason}")]
-    InvalidVersion { value: String, reason: String },
+    /// The release format, keys and verification; `owp_release::Error::Refused` is a release
+    /// that failed verification.
+    #[error(transparent)]
+    Release(#[from] owp_release::Error),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
-    #[error("key {}: {message}", path.display())]
-    Key { path: PathBuf, message: String },
     #[error("packaging: {0}")]
     Package(String),
     #[error("publishing: {0}")]
@@ -49,10 +45,6 @@ impl Error {
 
     pub(crate) fn json(context: impl Into<String>, source: serde_json::Error) -> Self {
         Self::Json { context: context.into(), source }
-    }
-
-    pub(crate) fn refused(version: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::Refused { version: version.into(), reason: reason.into() }
     }
 }
 

@@ -5,7 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{release::Version, state::Phase};
+use owp_release::Version;
+
+use crate::state::Phase;
 
 /// One deploy of one release on one instance.
 #[derive(Debug, Clone)]

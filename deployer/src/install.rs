@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{Error, Result, release::Version};
+use owp_release::Version;
+
+use crate::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub struct InstallRoot {

@@ -1,7 +1,8 @@
 //! The OWP deployer: signed release tarballs, and the daemon that rolls them out one instance at
 //! a time behind the load balancer, under a fleet lease kept in S3.
 //!
-//! - `release`: the release format, packaging and verification (one definition of the format).
+//! - `owp_release` (its own crate, `deployer/release`): the release format, packaging and
+//!   verification (one definition of the format).
 //! - `store`, `lease`: S3 as the release store, the fleet lease with fencing.
 //! - `lb`, `process`, `install`, `health`: the edges of an instance — load balancer (ALB or
 //!   HAProxy), service manager (systemd or child processes), the install root, local readiness.
@@ -22,7 +23,6 @@ pub mod lease;
 pub mod process;
 pub mod publish;
 mod reconcile;
-pub mod release;
 pub mod settings;
 pub mod state;
 pub mod status;

@@ -1,17 +1,18 @@
 //! `deployer publish`: uploads a release tarball (create-only: a version, once uploaded, never
 //! changes) and points the environment's `current` pointer at it. The pointer is signed with the
-//! release key (see `release::pointer`): either here (`--secret-key`), or earlier, where the key
-//! is, by `deployer sign-pointer` (`--pointer FILE`), so that the step that moves the pointer
-//! never holds the key. A new pointer must be newer (by sequence) than the current one, and a
-//! pointer to an older release than the current one must be signed as a rollback
+//! release key (see `owp_release::SignedPointer`): either here (`--secret-key`), or earlier,
+//! where the key is, by `deployer sign-pointer` (`--pointer FILE`), so that the step that moves
+//! the pointer never holds the key. A new pointer must be newer (by sequence) than the current
+//! one, and a pointer to an older release than the current one must be signed as a rollback
 //! (`--rollback`), exactly as the deployers will demand. `upload_only` stops before the pointer,
 //! so a pipeline can upload a release in one step and deploy it in another, under its own lock.
 
 use std::path::Path;
 
+use owp_release::{Manifest, Pointer, PublicKey, SecretKey, SignedPointer, Version};
+
 use crate::{
     Error, Result,
-    release::{self, Manifest, Pointer, PublicKey, SecretKey, SignedPointer, Version},
     store::{Condition, CurrentObject, ReleaseStore, Written},
 };
 
@@ -87,7 +88,7 @@ pub async fn publish(
                 None => {
                     let scratch = tempfile::tempdir()
                         .map_err(|err| Error::io("cannot create a scratch directory", err))?;
-                    let path = scratch.path().join(release::tarball_name(&version));
+                    let path = scratch.path().join(owp_release::tarball_name(&version));
                     store.download(&version, &path).await?;
                     verified_manifest(&path, &version, &public).await?
                 }
@@ -149,17 +150,11 @@ pub async fn sign_pointer(
     rollback: bool,
 ) -> Result<SignedPointer> {
     crate::store::Layout::new("releases/", environment)?;
-    let path = tarball.to_owned();
-    let manifest = tokio::task::spawn_blocking(move || release::read_manifest_from_tarball(&path))
-        .await
-        .map_err(|err| Error::Publish(format!("reading the manifest failed: {err}")))??;
+    let manifest = unverified_manifest(tarball).await?;
     let manifest = verified_manifest(tarball, &manifest.version, &key.public_key()?).await?;
-    let path = tarball.to_owned();
-    let (sha256, _) = tokio::task::spawn_blocking(move || release::sha256_file(&path))
-        .await
-        .map_err(|err| Error::Publish(format!("hashing failed to run: {err}")))??;
+    let sha256 = tarball_sha256(tarball).await?;
     let pointer = Pointer::new(environment, manifest.version, sha256, manifest.created_at, rollback, None);
-    SignedPointer::sign(&pointer, key)
+    Ok(SignedPointer::sign(&pointer, key)?)
 }
 
 /// The rules a deployer applies, applied before publishing so that the pipeline fails with the
@@ -214,10 +209,33 @@ async fn verified_manifest(tarball: &Path, version: &Version, key: &PublicKey) -
     tokio::task::spawn_blocking(move || {
         let scratch =
             tempfile::tempdir().map_err(|err| Error::io("cannot create a scratch directory", err))?;
-        release::unpack_verified(&path, scratch.path(), &expected, &key).map(|(_, manifest)| manifest)
+        let (_, manifest) = owp_release::unpack_verified(&path, scratch.path(), &expected, &key)?;
+        Ok(manifest)
     })
     .await
     .map_err(|err| Error::Publish(format!("verification failed to run: {err}")))?
+}
+
+/// The manifest of `tarball`, not verified: only to learn which release it says it is. A tarball
+/// that is no release is a publishing error, since publishing is what was asked of it.
+async fn unverified_manifest(tarball: &Path) -> Result<Manifest> {
+    let path = tarball.to_owned();
+    let read = tokio::task::spawn_blocking(move || owp_release::read_manifest_from_tarball(&path))
+        .await
+        .map_err(|err| Error::Publish(format!("reading the manifest failed: {err}")))?;
+    match read {
+        Ok(manifest) => Ok(manifest),
+        Err(err @ owp_release::Error::NotARelease { .. }) => Err(Error::Publish(err.to_string())),
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn tarball_sha256(tarball: &Path) -> Result<String> {
+    let path = tarball.to_owned();
+    let (sha256, _) = tokio::task::spawn_blocking(move || owp_release::sha256_file(&path))
+        .await
+        .map_err(|err| Error::Publish(format!("hashing failed to run: {err}")))??;
+    Ok(sha256)
 }
 
 /// Uploads `tarball` (verified first with `public_key`, when given; its manifest must name
@@ -239,10 +257,7 @@ async fn upload(
     version: Option<Version>,
     public_key: Option<&PublicKey>,
 ) -> Result<(Version, String, bool)> {
-    let path = tarball.to_owned();
-    let manifest = tokio::task::spawn_blocking(move || release::read_manifest_from_tarball(&path))
-        .await
-        .map_err(|err| Error::Publish(format!("reading the manifest failed: {err}")))??;
+    let manifest = unverified_manifest(tarball).await?;
     if let Some(version) = &version {
         if version != &manifest.version {
             return Err(Error::Publish(format!(
@@ -256,10 +271,7 @@ async fn upload(
     if let Some(key) = public_key {
         verified_manifest(tarball, &version, key).await?;
     }
-    let path = tarball.to_owned();
-    let (sha256, _) = tokio::task::spawn_blocking(move || release::sha256_file(&path))
-        .await
-        .map_err(|err| Error::Publish(format!("hashing failed to run: {err}")))??;
+    let sha256 = tarball_sha256(tarball).await?;
     let key = store.layout().tarball(&version);
     match store.s3().upload_file(&key, tarball, &[("sha256", &sha256)], true).await? {
         Written::Ok { .. } => Ok((version, sha256, true)),

@@ -7,10 +7,11 @@
 
 use std::time::{Duration, Instant};
 
+use owp_release::Version;
+
 use crate::{
     Error, Result,
     events::{self, DeployCtx, Outcome},
-    release::Version,
     state::{Journal, Phase},
 };
 
@@ -104,7 +105,11 @@ impl crate::daemon::Deployer {
         let deploy = DeployCtx::new(version.clone());
         tracing::info!(%version, "nothing installed; installing the current release");
         if !self.fetch_and_verify(&deploy).await? {
-            return Err(Error::refused(version.as_str(), "see the verify event above"));
+            return Err(owp_release::Error::Refused {
+                version: version.to_string(),
+                reason: "see the verify event above".into(),
+            }
+            .into());
         }
         let started = Instant::now();
         self.enter(Phase::Reconcile, Some(&version), Some(&deploy.id), Some(&version))?;

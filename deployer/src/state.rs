@@ -5,12 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
+use owp_release::{Pointer, Version};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    Error, Result,
-    release::{Pointer, Version},
-};
+use crate::{Error, Result};
 
 /// A deploy phase; each one also names the JSON event logged when it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,12 +3,12 @@
 //! instance its version, phase and target health (each deployer reports its own on every phase
 //! change, including a pointer or release it refused).
 
+use owp_release::{Pointer, PublicKey, SignedPointer};
 use serde::Serialize;
 
 use crate::{
     Result,
     lease::LeaseRecord,
-    release::{Pointer, PublicKey, SignedPointer},
     store::{InstanceReport, ReleaseStore},
 };
 

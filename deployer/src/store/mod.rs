@@ -6,22 +6,19 @@
 //! | key | written by |
 //! |---|---|
 //! | `<releases>/<version>/owp-<version>.tar.gz` | `deployer publish` (create-only: releases are immutable) |
-//! | `<releases>/current` | `deployer publish`: a pointer signed with the release key (`release::SignedPointer`) |
+//! | `<releases>/current` | `deployer publish`: a pointer signed with the release key (`owp_release::SignedPointer`) |
 //! | `leases/<environment>/fleet.json` | the deployer holding the lease (see `lease`) |
 //! | `leases/<environment>/bad/<version>.json` | a deployer that rolled the release back |
 //! | `leases/<environment>/instances/<instance>.json` | each deployer, about itself |
 
 pub mod s3;
 
+use owp_release::{SignedPointer, Version};
 use serde::{Deserialize, Serialize};
 
 pub use s3::{Condition, Object, S3, Written};
 
-use crate::{
-    Error, Result,
-    aws::AwsSettings,
-    release::{SignedPointer, Version},
-};
+use crate::{Error, Result, aws::AwsSettings};
 
 /// Where in S3 the deployer reads and writes.
 #[derive(Debug, Clone, clap::Args)]
@@ -81,7 +78,7 @@ impl Layout {
     }
 
     pub fn tarball(&self, version: &Version) -> String {
-        format!("{}{version}/{}", self.releases, crate::release::tarball_name(version))
+        format!("{}{version}/{}", self.releases, owp_release::tarball_name(version))
     }
 
     pub fn current(&self) -> String {
@@ -106,7 +103,7 @@ impl Layout {
 }
 
 /// The `current` object as read, with the ETag a conditional replacement names. Its bytes are
-/// untrusted until `release::judge` or `SignedPointer::verify` says otherwise.
+/// untrusted until `owp_release::judge` or `SignedPointer::verify` says otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentObject {
     pub bytes: Vec<u8>,

@@ -15,10 +15,10 @@ use deployer::{
     Result,
     daemon::Deployer,
     publish::{Signing, publish, upload_only},
-    release::{Pointer, SignedPointer},
     settings::RunSettings,
     store::{InstanceReport, ReleaseStore, S3},
 };
+use owp_release::{Pointer, SignedPointer};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

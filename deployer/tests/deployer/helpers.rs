@@ -14,9 +14,9 @@ use aws_sdk_s3::config::Credentials;
 use deployer::{
     aws::AwsSettings,
     publish::Signing,
-    release::{self, PackageSpec, Packaged, Pointer, PublicKey, SecretKey, SignedPointer, Version},
     store::{Condition, Layout, ReleaseStore, S3},
 };
+use owp_release::{PackageSpec, Packaged, Pointer, PublicKey, SecretKey, SignedPointer, Version};
 
 pub struct Moto {
     pub endpoint: String,
@@ -109,7 +109,7 @@ pub fn store(s3: S3) -> ReleaseStore {
 /// A key pair in `dir`, named `name`.
 pub fn keypair(dir: &Path, name: &str) -> (SecretKey, PublicKey, PathBuf) {
     let (secret, public) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pub")));
-    let public_key = release::generate_keypair(&secret, &public).unwrap();
+    let public_key = owp_release::generate_keypair(&secret, &public).unwrap();
     (SecretKey::from_file(&secret, None).unwrap(), public_key, public)
 }
 
@@ -136,7 +136,7 @@ pub fn package(dir: &Path, version: &str, script: &str, key: &SecretKey) -> Pack
         // Scripts are not ELF files; the real binaries go through `strip` in the fleet example.
         strip: false,
     };
-    release::package(&spec, key).unwrap()
+    owp_release::package(&spec, key).unwrap()
 }
 
 pub fn version(text: &str) -> Version {

@@ -5,8 +5,8 @@
 use deployer::{
     Error,
     publish::{Signing, publish, sign_pointer, upload_only},
-    release::SignedPointer,
 };
+use owp_release::SignedPointer;
 
 use crate::helpers::{bucket, current_pointer, keypair, package, rewrite_tarball, signed_by, store, version};
 
@@ -54,7 +54,9 @@ async fn publish_uploads_once_and_moves_a_signed_pointer() {
     // A key that did not sign the release cannot sign a pointer to it.
     let (other, _, _) = keypair(dir.path(), "other");
     match publish(&store, None, Some(version("v2")), None, signed_by(&other)).await {
-        Err(Error::Refused { reason, .. }) => assert!(reason.contains("signed with key"), "{reason}"),
+        Err(Error::Release(owp_release::Error::Refused { reason, .. })) => {
+            assert!(reason.contains("signed with key"), "{reason}")
+        }
         other => panic!("another key signed a pointer to v2: {other:?}"),
     }
 
@@ -127,7 +129,9 @@ async fn publish_refuses_a_tarball_that_does_not_verify() {
     let store = store(bucket().await);
     let v1 = package(dir.path(), "v1", "echo one", &secret);
     match publish(&store, Some(&v1.tarball), None, Some(&other_public), signed_by(&secret)).await {
-        Err(Error::Refused { reason, .. }) => assert!(reason.contains("signed with key"), "{reason}"),
+        Err(Error::Release(owp_release::Error::Refused { reason, .. })) => {
+            assert!(reason.contains("signed with key"), "{reason}")
+        }
         other => panic!("a release signed by another key was published: {other:?}"),
     }
     let tampered = dir.path().join("tampered.tar.gz");
@@ -139,14 +143,14 @@ async fn publish_refuses_a_tarball_that_does_not_verify() {
     );
     assert!(matches!(
         publish(&store, Some(&tampered), None, Some(&public), signed_by(&secret)).await,
-        Err(Error::Refused { .. })
+        Err(Error::Release(owp_release::Error::Refused { .. }))
     ));
     assert_eq!(store.current().await.unwrap(), None, "nothing was published");
     assert!(!store.has_release(&version("v1")).await.unwrap(), "nothing was uploaded");
 }
 
 fn release_sha(path: &std::path::Path) -> String {
-    deployer::release::sha256_file(path).unwrap().0
+    owp_release::sha256_file(path).unwrap().0
 }
 
 #[tokio::test]

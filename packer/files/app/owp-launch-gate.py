@@ -45,7 +45,7 @@ def decide(installed, current, current_is_bad, ready):
 
 def pointer_version(body):
     """The release a `current` object names: a signed pointer keeps the signed JSON as text
-    under "pointer" (deployer/src/release/pointer.rs). None when it is not a signed pointer.
+    under "pointer" (deployer/release/src/pointer.rs). None when it is not a signed pointer.
     The signature is the deployer's to check; the gate only compares versions."""
     try:
         return json.loads(json.loads(body)["pointer"])["version"]

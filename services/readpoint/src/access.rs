@@ -13,10 +13,10 @@ use std::{
 };
 
 use axum::http::{HeaderMap, Uri};
+use owp_collections::{Config, Visibility};
 use owp_platform::http::{Problem, credential};
 use owp_readstore::CollectionName;
 use owp_robots::{PROJECTION_SCHEMA, SessionLimits, sessions};
-use owp_translator::config::{Config, Visibility};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ fn modified(file: &Path) -> Option<SystemTime> {
 
 impl Access {
     /// Reads the collections' visibility from the translator configuration `file`.
-    pub fn load(file: &Path, limits: SessionLimits) -> owp_translator::Result<Self> {
+    pub fn load(file: &Path, limits: SessionLimits) -> owp_collections::Result<Self> {
         let stamp = modified(file);
         let config = Config::load(file)?;
         let declared = Declared { modified: stamp, visibility: config.visibility, sortable: config.sortable };

@@ -4,7 +4,6 @@
 //! sessions of the projection to know who is calling.
 
 mod access;
-mod cursors;
 mod lookups;
 mod openapi;
 mod routes;
@@ -23,9 +22,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use access::Access;
-pub use cursors::CursorKey;
 pub use lookups::Lookups;
 pub use openapi::document as openapi_document;
+pub use owp_collections::CursorKey;
 pub use routes::MESSAGES;
 pub use settings::Settings;
 pub use waiters::Waiters;

@@ -12,13 +12,13 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use owp_collections::Visibility;
 use owp_platform::http::{
     Problem,
     openapi::{Internal, Unauthorized, Unavailable},
 };
 use owp_protocol::Violation;
 use owp_readstore::{AnyStore, CollectionName, ListQuery, ReadStore, Sort, StoredDoc};
-use owp_translator::config::Visibility;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
@@ -69,7 +69,6 @@ fn store_problem(err: owp_readstore::Error) -> Problem {
                 .detail(format!("no collection named {name:?}"))
                 .errors(vec![Violation::new("/collection", "no such collection")])
         }
-        owp_readstore::Error::Cursor(detail) => invalid("cursor", detail),
         owp_readstore::Error::Query(detail) => invalid("query", detail),
         err if err.is_transient() => {
             tracing::warn!(error = %err, "read store unavailable");

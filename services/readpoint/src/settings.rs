@@ -4,7 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use owp_platform::duration::parse as parse_duration;
 
-use crate::cursors::CursorKey;
+use owp_collections::CursorKey;
 
 #[derive(Debug, Clone, clap::Args)]
 #[group(id = "readpoint_settings")]

@@ -9,6 +9,7 @@ use std::{
     time::Duration,
 };
 
+use owp_collections::written;
 use sqlx::{PgPool, postgres::PgListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -60,13 +61,12 @@ impl Waiters {
     }
 
     fn wake(&self, payload: &str) {
-        let mut parts = payload.split('\t');
-        let Some(collection) = parts.next() else { return };
+        let Some((collection, keys)) = written::parse(payload) else { return };
         let map = self.by_key.lock().unwrap_or_else(|p| p.into_inner());
         if map.is_empty() {
             return;
         }
-        for key in parts {
+        for key in keys {
             if let Some((notify, _)) = map.get(&(collection.to_owned(), key.to_owned())) {
                 notify.notify_waiters();
             }
@@ -85,7 +85,7 @@ impl Waiters {
         loop {
             let listener = async {
                 let mut listener = PgListener::connect_with(&pool).await?;
-                listener.listen(owp_translator::state::READ_CHANNEL).await?;
+                listener.listen(written::READ_CHANNEL).await?;
                 Ok::<_, sqlx::Error>(listener)
             };
             let mut listener = tokio::select! {

@@ -4,12 +4,8 @@
 pub enum Error {
     #[error("read store setting: {0}")]
     Setting(String),
-    #[error("invalid collection name {0:?}: use 1 to 48 of a-z, 0-9 and _, starting with a letter")]
-    CollectionName(String),
     #[error("no collection named {0:?}")]
     UnknownCollection(String),
-    #[error("invalid cursor: {0}")]
-    Cursor(String),
     #[error("invalid query: {0}")]
     Query(String),
     #[error("PostgreSQL read store: {context}: {source}")]

@@ -18,7 +18,8 @@ mod postgres;
 
 pub use elastic::ElasticStore;
 pub use error::{Error, Result};
-pub use model::{CollectionName, Cursor, DocWrite, ListQuery, Page, Sort, StoredDoc, Target, VersionWrite};
+pub use model::{DocWrite, ListQuery, Page, Sort, StoredDoc, Target, VersionWrite};
+pub use owp_collections::{CollectionName, Cursor};
 pub use postgres::PgStore;
 
 /// How the stores keep documents. Bumped when that changes in a way only a rebuild brings to the

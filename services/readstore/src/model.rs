@@ -2,37 +2,10 @@
 
 use std::fmt;
 
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use owp_collections::{CollectionName, Cursor};
 use serde_json::Value;
 
 use crate::{Error, Result};
-
-/// A collection name, safe to use inside identifiers of every store (`businesses`, `profiles`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
-pub struct CollectionName(String);
-
-impl CollectionName {
-    pub fn parse(name: &str) -> Result<Self> {
-        let mut chars = name.chars();
-        let valid = name.len() <= 48
-            && chars.next().is_some_and(|c| c.is_ascii_lowercase())
-            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            // `__` separates the name from the version in PostgreSQL table names.
-            && !name.contains("__");
-        if valid { Ok(Self(name.to_owned())) } else { Err(Error::CollectionName(name.to_owned())) }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CollectionName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// One physical version of a collection.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -82,28 +55,6 @@ pub struct StoredDoc {
 pub struct Sort {
     pub field: String,
     pub descending: bool,
-}
-
-/// Where the next page starts: the last item's sort value and key, opaque to clients.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cursor {
-    pub sort_value: Value,
-    pub key: String,
-}
-
-impl Cursor {
-    pub fn encode(&self) -> String {
-        let raw = serde_json::to_vec(&(&self.sort_value, &self.key)).unwrap_or_default();
-        URL_SAFE_NO_PAD.encode(raw)
-    }
-
-    pub fn decode(text: &str) -> Result<Self> {
-        let raw =
-            URL_SAFE_NO_PAD.decode(text).map_err(|_| Error::Cursor("not a cursor from this API".into()))?;
-        let (sort_value, key): (Value, String) =
-            serde_json::from_slice(&raw).map_err(|_| Error::Cursor("not a cursor from this API".into()))?;
-        Ok(Self { sort_value, key })
-    }
 }
 
 /// A listing request: equality filters on top-level fields, a free-text query, an order, a page.
@@ -191,23 +142,6 @@ impl Page {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn collection_names_are_plain_identifiers() {
-        assert!(CollectionName::parse("businesses").is_ok());
-        assert!(CollectionName::parse("page_2").is_ok());
-        for bad in ["", "Businesses", "2x", "a-b", "a__b", "a b", &"x".repeat(49)] {
-            assert!(CollectionName::parse(bad).is_err(), "{bad:?} must be refused");
-        }
-    }
-
-    #[test]
-    fn cursors_round_trip_and_refuse_garbage() {
-        let cursor = Cursor { sort_value: serde_json::json!("2026-01-01"), key: "k1".into() };
-        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
-        assert!(Cursor::decode("not base64 !").is_err());
-        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode(b"[1]")).is_err());
-    }
 
     #[test]
     fn filter_values_match_numbers_and_booleans_too() {

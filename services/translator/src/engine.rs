@@ -18,6 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use owp_collections::written;
 use owp_readstore::{AnyStore, CollectionName, DocWrite, ReadStore, Target, VersionWrite};
 use serde_json::Value;
 use sqlx::{PgPool, postgres::PgListener};
@@ -32,7 +33,7 @@ use crate::{
     plan::{CollectionPlan, Plan},
     rebuild::rebuild,
     settings::Settings,
-    state::{self, LEADER_LOCK, READ_CHANNEL, WAKE_CHANNEL},
+    state::{self, LEADER_LOCK, WAKE_CHANNEL},
     status::{CollectionStatus, Role, SharedStatus},
 };
 
@@ -405,12 +406,12 @@ impl Engine {
                 self.published.get(name).into_iter().chain(self.building.get(name).map(|b| &b.target));
             writes.extend(targets.map(|target| VersionWrite { target, docs }));
             self.metrics.written(name.as_str(), docs.len() as u64);
-            payloads.extend(notify_payloads(name, docs));
+            payloads.extend(written::payloads(name, docs.iter().map(|d| d.key.as_str())));
         }
         self.store.write_all(&writes).await?;
         if !payloads.is_empty() {
             sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
-                .bind(READ_CHANNEL)
+                .bind(written::READ_CHANNEL)
                 .bind(&payloads)
                 .execute(&mut *tx)
                 .await
@@ -442,23 +443,6 @@ impl Engine {
             .collect();
         self.status.set_collections(collections);
     }
-}
-
-/// `collection\tkey\tkey…`, split so that each payload stays under NOTIFY's 8000-byte limit.
-fn notify_payloads(collection: &CollectionName, docs: &[DocWrite]) -> Vec<String> {
-    let mut payloads = Vec::new();
-    let mut current = collection.to_string();
-    for doc in docs {
-        if current.len() + doc.key.len() + 1 > 7000 && current.len() > collection.as_str().len() {
-            payloads.push(std::mem::replace(&mut current, collection.to_string()));
-        }
-        current.push('\t');
-        current.push_str(&doc.key);
-    }
-    if current.len() > collection.as_str().len() {
-        payloads.push(current);
-    }
-    payloads
 }
 
 /// For each collection, the keys whose documents the changed rows affect: every entry's query
@@ -507,27 +491,4 @@ async fn affected_keys(
         collection_keys.sort_unstable();
     }
     Ok(keys)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notify_payloads_stay_small_and_name_every_key() {
-        let name = CollectionName::parse("messages").unwrap();
-        let docs: Vec<DocWrite> =
-            (0..1000).map(|i| DocWrite { key: format!("{i:036}"), version: 1, doc: None }).collect();
-        let payloads = notify_payloads(&name, &docs);
-        assert!(payloads.len() > 1);
-        let mut keys = 0;
-        for payload in &payloads {
-            assert!(payload.len() < 8000);
-            let mut parts = payload.split('\t');
-            assert_eq!(parts.next(), Some("messages"));
-            keys += parts.count();
-        }
-        assert_eq!(keys, 1000);
-        assert!(notify_payloads(&name, &[]).is_empty());
-    }
 }

@@ -1,14 +1,10 @@
 //! The one error type of the translator.
 
-use std::path::PathBuf;
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The configuration cannot be used; names the file, the entry and why.
-    #[error("{}: {entry}: {reason}", file.display())]
-    Config { file: PathBuf, entry: String, reason: String },
-    #[error("cannot read the translator configuration {}: {source}", file.display())]
-    ConfigRead { file: PathBuf, source: std::io::Error },
+    /// The configuration cannot be used (it names the file, the entry and why) or read.
+    #[error(transparent)]
+    Config(#[from] owp_collections::Error),
     #[error("PostgreSQL: {context}: {source}")]
     Database { context: String, source: sqlx::Error },
     #[error(transparent)]

@@ -8,7 +8,6 @@
 //! - [`rebuild`]: one collection rebuilt into a new version;
 //! - [`operator`]: what `owp translator …` does.
 
-pub mod config;
 pub mod documents;
 mod engine;
 mod error;
@@ -33,6 +32,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use engine::Engine;
 pub use error::{Error, Result};
+/// `translator.toml`, shared with the read point (which serves what it defines).
+pub use owp_collections::config;
 pub use settings::Settings;
 pub use status::{CollectionStatus, Role, SharedStatus, Status};
 

@@ -97,8 +97,7 @@ impl Plan {
             for entry in entries {
                 plans.push(plan_entry(conn, &config, entry, &followed).await?);
             }
-            let plan =
-                CollectionPlan { name: name.clone(), hash: Config::collection_hash(entries), entries: plans };
+            let plan = CollectionPlan { name: name.clone(), hash: collection_hash(entries), entries: plans };
             collections.insert(name.clone(), plan);
         }
         Ok(Self { config, collections })
@@ -137,14 +136,28 @@ fn relations(plan: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
+/// A collection's fingerprint: its entries, and the stores' layout (a new layout makes every
+/// collection rebuild once). A change means the collection is rebuilt; who may read it is not
+/// part of it, as that changes no document.
+pub fn collection_hash(entries: &[Entry]) -> String {
+    let configs: Vec<_> = entries.iter().map(|e| &e.config).collect();
+    let canonical = serde_json::to_vec(&(owp_readstore::LAYOUT, configs)).unwrap_or_default();
+    crate::config::hash(&canonical)
+}
+
 async fn plan_entry(
     conn: &mut PgConnection,
     config: &Config,
     entry: &Entry,
     followed: &BTreeSet<String>,
 ) -> Result<EntryPlan> {
-    let fail =
-        |reason: String| Error::Config { file: config.file.clone(), entry: entry.label.clone(), reason };
+    let fail = |reason: String| {
+        Error::Config(owp_collections::Error::Config {
+            file: config.file.clone(),
+            entry: entry.label.clone(),
+            reason,
+        })
+    };
     let db_reason = |err: sqlx::Error| match err.as_database_error() {
         Some(db) => db.message().to_owned(),
         None => err.to_string(),
@@ -212,4 +225,49 @@ async fn plan_entry(
         sql: sql.to_owned(),
         key_type,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn parse(text: &str) -> owp_collections::Result<Config> {
+        Config::parse(Path::new("translator.toml"), text)
+    }
+
+    const TWO: &str = r#"
+        [[entries]]
+        collection_name = "businesses"
+        key_to_denormalize_upon = "business_id"
+        sql = "SELECT business_id, name FROM businesses"
+        visibility = "public"
+
+        [[entries]]
+        collection_name = "businesses"
+        key_to_denormalize_upon = "business_id"
+        sql = "SELECT business_id, url FROM websites"
+        array_field = "websites"
+    "#;
+
+    #[test]
+    fn visibility_is_not_part_of_the_fingerprint() {
+        let a = parse(TWO).unwrap();
+        let b = parse(&TWO.replace("visibility = \"public\"", "visibility = \"private\"")).unwrap();
+        let name = CollectionName::parse("businesses").unwrap();
+        assert_eq!(collection_hash(&a.collections[&name]), collection_hash(&b.collections[&name]));
+    }
+
+    #[test]
+    fn collection_hash_changes_with_the_entries() {
+        let a = parse(TWO).unwrap();
+        let b = parse(&TWO.replace("url FROM", "url, title FROM")).unwrap();
+        let name = CollectionName::parse("businesses").unwrap();
+        assert_ne!(collection_hash(&a.collections[&name]), collection_hash(&b.collections[&name]));
+        assert_eq!(
+            collection_hash(&a.collections[&name]),
+            collection_hash(&parse(TWO).unwrap().collections[&name])
+        );
+    }
 }

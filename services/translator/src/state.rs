@@ -14,8 +14,6 @@ pub const WAKE_CHANNEL: &str = "owp_translator";
 /// The payload on [`WAKE_CHANNEL`] that announces a rebuild request (the outbox triggers send
 /// their schema's name).
 pub const REBUILD_REQUESTED: &str = "rebuild";
-/// Told, after each batch, which keys of which collection changed (the read point's waits).
-pub const READ_CHANNEL: &str = "owp_read";
 
 pub async fn ensure(conn: &mut PgConnection) -> Result<()> {
     let statements = [

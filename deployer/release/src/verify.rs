@@ -16,8 +16,7 @@ use std::{
 
 use flate2::read::GzDecoder;
 
-use super::{MANIFEST, MANIFEST_FORMAT, Manifest, PublicKey, SIGNATURE, Version, package::sha256_file};
-use crate::{Error, Result};
+use crate::{Error, MANIFEST, MANIFEST_FORMAT, Manifest, PublicKey, Result, SIGNATURE, Version, sha256_file};
 
 /// More entries than any real release has; a bound against a tarball built to exhaust the disk.
 const MAX_ENTRIES: usize = 10_000;
@@ -26,7 +25,8 @@ const MAX_UNPACKED_BYTES: u64 = 4 << 30;
 
 /// Unpacks `tarball` into a staging directory under `releases_dir`, verifies it, and moves it to
 /// `releases_dir/<expected>`. When that directory exists already (downloaded before) it is
-/// verified in place instead. Returns the release directory and its manifest.
+/// verified in place instead. Returns the release directory and its manifest. Fuzzed: any
+/// tarball is installed or refused with an error, never a panic.
 pub fn unpack_verified(
     tarball: &Path,
     releases_dir: &Path,
@@ -64,8 +64,10 @@ pub fn verify_dir(dir: &Path, expected: &Version, key: &PublicKey) -> Result<Man
         .map_err(|err| refused(format!("no readable {SIGNATURE} (the release is unsigned): {err}")))?;
     key.verify(&manifest_bytes, &signature)
         .map_err(|reason| refused(format!("signature check failed: {reason}")))?;
-    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
-        .map_err(|err| refused(format!("the signed manifest is not readable: {err}")))?;
+    let manifest = Manifest::from_json(&manifest_bytes).map_err(|err| match err {
+        Error::BadManifest(source) => refused(format!("the signed manifest is not readable: {source}")),
+        other => other,
+    })?;
     if manifest.format != MANIFEST_FORMAT {
         return Err(refused(format!(
             "manifest format {} is not {MANIFEST_FORMAT}; this deployer is too old for it",
@@ -106,13 +108,12 @@ pub fn verify_dir(dir: &Path, expected: &Version, key: &PublicKey) -> Result<Man
 }
 
 /// Reads the manifest out of a tarball without verifying anything: for `publish`, to learn the
-/// version it is about to upload.
+/// version it is about to upload. Fuzzed: any file gives a manifest or an error, never a panic.
 pub fn read_manifest_from_tarball(tarball: &Path) -> Result<Manifest> {
     let file = fs::File::open(tarball)
         .map_err(|err| Error::io(format!("cannot open {}", tarball.display()), err))?;
     let mut archive = tar::Archive::new(GzDecoder::new(file));
-    let not_a_release =
-        |reason: String| Error::Publish(format!("{} is not a release: {reason}", tarball.display()));
+    let not_a_release = |reason: String| Error::NotARelease { path: tarball.to_owned(), reason };
     let entries = archive.entries().map_err(|err| not_a_release(err.to_string()))?;
     for entry in entries {
         let mut entry = entry.map_err(|err| not_a_release(err.to_string()))?;
@@ -120,8 +121,7 @@ pub fn read_manifest_from_tarball(tarball: &Path) -> Result<Manifest> {
         if is_manifest {
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes).map_err(|err| not_a_release(err.to_string()))?;
-            return serde_json::from_slice(&bytes)
-                .map_err(|err| not_a_release(format!("bad {MANIFEST}: {err}")));
+            return Manifest::from_json(&bytes).map_err(|err| not_a_release(err.to_string()));
         }
     }
     Err(not_a_release(format!("it has no {MANIFEST}")))
@@ -156,7 +156,7 @@ fn unpack(tarball: &Path, staging: &Path, expected: &Version) -> Result<()> {
         if !seen.insert(path.clone()) {
             return Err(refused(format!("entry {} appears twice", path.display())));
         }
-        total += entry.size();
+        total = total.saturating_add(entry.size());
         if total > MAX_UNPACKED_BYTES {
             return Err(refused(format!("unpacks to more than {MAX_UNPACKED_BYTES} bytes")));
         }
@@ -190,4 +190,61 @@ fn collect_files(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> Result<
 
 fn is_safe_relative(path: &Path) -> bool {
     path.components().count() > 0 && path.components().all(|c| matches!(c, Component::Normal(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::{Compression, write::GzEncoder};
+
+    use super::*;
+    use crate::generate_keypair;
+
+    /// A tar.gz of `(name, type, declared size, data)` entries, headers as written, whatever
+    /// they claim.
+    fn tarball(entries: &[(&str, tar::EntryType, u64, &[u8])]) -> Vec<u8> {
+        let mut out = GzEncoder::new(Vec::new(), Compression::fast());
+        for (name, kind, size, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_path(name).unwrap();
+            header.set_entry_type(*kind);
+            header.set_size(*size);
+            header.set_mode(0o644);
+            header.set_cksum();
+            out.write_all(header.as_bytes()).unwrap();
+            out.write_all(data).unwrap();
+            out.write_all(&vec![0; (512 - data.len() % 512) % 512]).unwrap();
+        }
+        out.write_all(&[0; 1024]).unwrap();
+        out.finish().unwrap()
+    }
+
+    #[test]
+    fn malformed_tarballs_are_refused_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = generate_keypair(&dir.path().join("k.key"), &dir.path().join("k.pub")).unwrap();
+        let (releases, v1) = (dir.path().join("releases"), "v1".parse::<Version>().unwrap());
+        let path = dir.path().join("in.tar.gz");
+        let regular = tar::EntryType::Regular;
+        let cases = [
+            ("empty", Vec::new()),
+            ("not gzip", b"owp release".to_vec()),
+            ("truncated gzip", vec![0x1f, 0x8b, 8, 0, 0]),
+            ("no entries", tarball(&[])),
+            ("a symlink", tarball(&[("bin/svc", tar::EntryType::Symlink, 0, b"")])),
+            ("a manifest that is not one", tarball(&[(MANIFEST, regular, 2, b"{}")])),
+            (
+                "a size far past the bound",
+                tarball(&[("a", regular, 1, b"a"), (MANIFEST, regular, u64::MAX - 4096, b"")]),
+            ),
+        ];
+        for (case, bytes) in cases {
+            fs::write(&path, bytes).unwrap();
+            assert!(read_manifest_from_tarball(&path).is_err(), "{case}: read a manifest");
+            let err = unpack_verified(&path, &releases, &v1, &key).unwrap_err();
+            assert!(matches!(err, Error::Refused { .. } | Error::Io { .. }), "{case}: {err}");
+            assert!(!releases.join("v1").exists(), "{case}: installed");
+        }
+    }
 }

@@ -59,10 +59,11 @@ impl PublicKey {
 
     /// Checks `signature` (minisign format) over `data`.
     pub fn verify(&self, data: &[u8], signature: &str) -> Result<String, String> {
-        let signature = minisign::SignatureBox::from_string(signature)
+        let boxed = minisign::SignatureBox::from_string(signature)
             .map_err(|err| format!("the signature is not in minisign format: {err}"))?;
-        let signed_by = key_id(signature.keynum());
-        if signature.keynum() != self.key.keynum() {
+        check_global_signature(signature)?;
+        let signed_by = key_id(boxed.keynum());
+        if boxed.keynum() != self.key.keynum() {
             return Err(format!(
                 "signed with key {signed_by}, but the configured public key ({}) is {}",
                 self.origin,
@@ -70,9 +71,9 @@ impl PublicKey {
             ));
         }
         // Legacy (non-prehashed) signatures are refused: every OWP release is signed prehashed.
-        minisign::verify(&self.key, &signature, Cursor::new(data), true, false, false)
+        minisign::verify(&self.key, &boxed, Cursor::new(data), true, false, false)
             .map_err(|err| format!("bad signature for key {signed_by}: {err}"))?;
-        signature.trusted_comment().map_err(|err| format!("unreadable trusted comment: {err}"))
+        boxed.trusted_comment().map_err(|err| format!("unreadable trusted comment: {err}"))
     }
 }
 
@@ -155,6 +156,21 @@ fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     file.write_all(contents).map_err(|err| key_error(path, format!("cannot write: {err}")))
 }
 
+/// minisign 0.10 slices the signature over the trusted comment (the fourth line) as 64 bytes
+/// without checking its length, so a valid signature with that line cut short would panic in
+/// `minisign::verify`; it is checked here first, on the line `SignatureBox::from_string` read.
+fn check_global_signature(signature: &str) -> Result<(), String> {
+    use base64::Engine;
+    let line = signature.lines().nth(3).unwrap_or_default().trim();
+    let length = base64::engine::general_purpose::STANDARD.decode(line).map_or(0, |bytes| bytes.len());
+    if length != 64 {
+        return Err(format!(
+            "the signature is not in minisign format: the trusted comment's signature is {length} bytes, not 64"
+        ));
+    }
+    Ok(())
+}
+
 fn key_id(keynum: &[u8]) -> String {
     // minisign prints the little-endian key number in upper-case hex.
     keynum.iter().rev().map(|b| format!("{b:02X}")).collect()
@@ -188,5 +204,21 @@ mod tests {
         let base64_line = std::fs::read_to_string(&public).unwrap().lines().nth(1).unwrap().to_owned();
         assert_eq!(PublicKey::parse(&base64_line, "line".into()).unwrap().key_id(), public_key.key_id());
         assert!(generate_keypair(&secret, &dir.path().join("x.pub")).is_err(), "must not overwrite");
+    }
+
+    #[test]
+    fn a_short_global_signature_is_refused_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let (secret, public) = (dir.path().join("k.key"), dir.path().join("k.pub"));
+        let public_key = generate_keypair(&secret, &public).unwrap();
+        let signature = SecretKey::from_file(&secret, None).unwrap().sign(b"pointer", "owp pointer").unwrap();
+        // The data signature still checks out; only the signature over the trusted comment (the
+        // fourth line) is cut short, to 48 bytes and to none.
+        let mut lines: Vec<String> = signature.lines().map(str::to_owned).collect();
+        for short in [lines[3][..64].to_owned(), String::new()] {
+            lines[3] = short;
+            let err = public_key.verify(b"pointer", &lines.join("\n")).unwrap_err();
+            assert!(err.contains("not in minisign format"), "{err}");
+        }
     }
 }

@@ -22,7 +22,7 @@
 //! or `private` (never served as a collection; the read point may still use it for its own
 //! answers). There is no default: a collection nobody thought about must not end up public.
 //!
-//! This module checks the shape of the file; [`crate::plan`] checks each entry against
+//! This module checks the shape of the file; the translator then checks each entry against
 //! PostgreSQL. Both report the file, the entry and the reason.
 
 use std::{
@@ -30,10 +30,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use owp_readstore::CollectionName;
 use sha2::{Digest, Sha256};
 
-use crate::{Error, Result};
+use crate::{CollectionName, Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -106,7 +105,8 @@ pub struct Config {
     pub content_hash: String,
 }
 
-pub(crate) fn hash(bytes: &[u8]) -> String {
+/// A short fingerprint of `bytes` (the file's, or a collection's canonical entries).
+pub fn hash(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..12])
 }
 
@@ -200,15 +200,6 @@ impl Config {
     /// Who may read `collection`; `None` for a collection the file does not define.
     pub fn visibility_of(&self, collection: &CollectionName) -> Option<&Visibility> {
         self.visibility.get(collection)
-    }
-
-    /// A fingerprint of one collection's entries: a change means the collection is rebuilt.
-    /// A collection's fingerprint: its entries, and the stores' layout (a new layout makes
-    /// every collection rebuild once).
-    pub fn collection_hash(entries: &[Entry]) -> String {
-        let configs: Vec<_> = entries.iter().map(|e| &e.config).collect();
-        let canonical = serde_json::to_vec(&(owp_readstore::LAYOUT, configs)).unwrap_or_default();
-        hash(&canonical)
     }
 }
 
@@ -370,31 +361,5 @@ mod tests {
         );
         let message = parse(&disagreeing).unwrap_err().to_string();
         assert!(message.contains("entries[1]") && message.contains("must agree"), "{message}");
-    }
-
-    #[test]
-    fn visibility_is_not_part_of_the_fingerprint() {
-        let a = parse(TWO).unwrap();
-        let b = parse(&TWO.replace("visibility = \"public\"", "visibility = \"private\"")).unwrap();
-        let name = CollectionName::parse("businesses").unwrap();
-        assert_eq!(
-            Config::collection_hash(&a.collections[&name]),
-            Config::collection_hash(&b.collections[&name])
-        );
-    }
-
-    #[test]
-    fn collection_hash_changes_with_the_entries() {
-        let a = parse(TWO).unwrap();
-        let b = parse(&TWO.replace("url FROM", "url, title FROM")).unwrap();
-        let name = CollectionName::parse("businesses").unwrap();
-        assert_ne!(
-            Config::collection_hash(&a.collections[&name]),
-            Config::collection_hash(&b.collections[&name])
-        );
-        assert_eq!(
-            Config::collection_hash(&a.collections[&name]),
-            Config::collection_hash(&parse(TWO).unwrap().collections[&name])
-        );
     }
 }

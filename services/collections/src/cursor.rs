@@ -10,8 +10,33 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
-use owp_readstore::Cursor;
+use serde_json::Value;
 use sha2::Sha256;
+
+use crate::{Error, Result};
+
+/// Where the next page of a listing starts: the last item's sort value and key. Clients see it
+/// only signed ([`CursorKey`]), as one opaque string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    pub sort_value: Value,
+    pub key: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let raw = serde_json::to_vec(&(&self.sort_value, &self.key)).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    pub fn decode(text: &str) -> Result<Self> {
+        let raw =
+            URL_SAFE_NO_PAD.decode(text).map_err(|_| Error::Cursor("not a cursor from this API".into()))?;
+        let (sort_value, key): (Value, String) =
+            serde_json::from_slice(&raw).map_err(|_| Error::Cursor("not a cursor from this API".into()))?;
+        Ok(Self { sort_value, key })
+    }
+}
 
 /// The secret cursors are signed with; its `Debug` never shows it.
 #[derive(Clone)]
@@ -28,7 +53,7 @@ const MIN_KEY_BYTES: usize = 32;
 
 impl CursorKey {
     /// A key from configuration.
-    pub fn from_setting(configured: &str) -> Result<Self, String> {
+    pub fn from_setting(configured: &str) -> std::result::Result<Self, String> {
         if configured.len() >= MIN_KEY_BYTES {
             Ok(Self(configured.as_bytes().to_vec()))
         } else {
@@ -58,7 +83,7 @@ impl CursorKey {
     }
 
     /// The cursor inside `text` if this key signed it for `context`; compared in constant time.
-    pub fn open(&self, context: &str, text: &str) -> Result<Cursor, &'static str> {
+    pub fn open(&self, context: &str, text: &str) -> std::result::Result<Cursor, &'static str> {
         const FORGED: &str = "not a cursor this API handed out for this listing";
         let (cursor, tag) = text.rsplit_once('.').ok_or(FORGED)?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| FORGED)?;
@@ -70,6 +95,14 @@ impl CursorKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let cursor = Cursor { sort_value: serde_json::json!("2026-01-01"), key: "k1".into() };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(Cursor::decode("not base64 !").is_err());
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode(b"[1]")).is_err());
+    }
 
     #[test]
     fn only_a_cursor_signed_here_for_this_listing_opens() {

@@ -17,8 +17,10 @@ use std::{
 use flate2::{Compression, write::GzEncoder};
 use sha2::{Digest, Sha256};
 
-use super::{FileEntry, MANIFEST, MANIFEST_FORMAT, Manifest, SIGNATURE, SecretKey, Version, trusted_comment};
-use crate::{Error, Result};
+use crate::{
+    Error, FileEntry, MANIFEST, MANIFEST_FORMAT, Manifest, Result, SIGNATURE, SecretKey, Version,
+    trusted_comment,
+};
 
 /// What goes into a release.
 #[derive(Debug, Clone)]

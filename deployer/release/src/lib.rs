@@ -1,8 +1,19 @@
-//! What a release is: a version name, a tarball of stripped binaries, systemd units, default
-//! configuration and migrations, and a `manifest.json` listing the sha256 of every file, signed
-//! with ed25519 in minisign format. Building a release (`package`) and checking one (`verify`)
+//! OWP release artifacts: what a release is (a version name, a tarball of stripped binaries,
+//! systemd units, default configuration and migrations, and a `manifest.json` listing the sha256
+//! of every file, signed with ed25519 in minisign format), the signed `current` pointer that says
+//! which release an environment runs, and the code that builds them ([`package`],
+//! [`SignedPointer::sign`]) and checks them ([`unpack_verified`], [`judge`]). Building and checking
 //! live side by side so that the format has exactly one definition.
+//!
+//! It is a crate of its own, apart from the deployer daemon, because it decides what an instance
+//! installs from bytes that anyone able to write to the bucket could have put there. With no
+//! cloud, network or async client it builds in seconds, so it is fuzzed (cargo-fuzz, nightly,
+//! ASan), and the packaging step links the very code the deployers verify with. Its entry points
+//! for untrusted input, [`Manifest::from_json`], [`SignedPointer::from_bytes`], [`judge`],
+//! [`read_manifest_from_tarball`] and [`unpack_verified`], give an error for any input, never a
+//! panic: a panic there is a bug.
 
+mod error;
 mod keys;
 mod package;
 mod pointer;
@@ -12,12 +23,11 @@ use std::{collections::BTreeMap, fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
+pub use error::{Error, Result};
 pub use keys::{PublicKey, SecretKey, generate_keypair};
 pub use package::{PackageSpec, Packaged, git_commit, package, sha256_file, tarball_name};
 pub use pointer::{Judging, POINTER_FORMAT, Pointer, SignedPointer, judge};
 pub use verify::{read_manifest_from_tarball, unpack_verified, verify_dir};
-
-use crate::{Error, Result};
 
 /// The signed manifest's file name inside a release.
 pub const MANIFEST: &str = "manifest.json";
@@ -104,6 +114,12 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Parses `manifest.json`, without checking its signature (see [`verify_dir`]). Any bytes give
+    /// a manifest or [`Error::BadManifest`], never a panic: it is fuzzed.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        serde_json::from_slice(bytes).map_err(Error::BadManifest)
+    }
+
     pub fn to_json(&self) -> Result<Vec<u8>> {
         let mut bytes = serde_json::to_vec_pretty(self).map_err(|err| Error::json("manifest", err))?;
         bytes.push(b'\n');
@@ -135,6 +151,7 @@ mod tests {
     fn a_manifest_with_unknown_fields_is_refused() {
         let text =
             r#"{"format":1,"version":"v1","git_commit":"abc","created_at":"now","files":{},"extra":1}"#;
-        assert!(serde_json::from_str::<Manifest>(text).is_err());
+        let err = Manifest::from_json(text.as_bytes()).unwrap_err().to_string();
+        assert!(err.starts_with("bad manifest.json: unknown field `extra`"), "{err}");
     }
 }

@@ -15,8 +15,7 @@
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use super::{PublicKey, SecretKey, Version};
-use crate::{Error, Result};
+use crate::{Error, PublicKey, Result, SecretKey, Version};
 
 /// Bumped when the pointer's meaning changes; older deployers refuse newer formats.
 pub const POINTER_FORMAT: u32 = 1;
@@ -106,7 +105,8 @@ impl SignedPointer {
         Ok(Self { pointer: text, signature })
     }
 
-    /// Reads the stored object; an error says why it is not a signed pointer.
+    /// Reads the stored object; an error says why it is not a signed pointer. Fuzzed: any bytes
+    /// give a pointer or a reason, never a panic.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
         serde_json::from_slice(bytes).map_err(|err| {
             format!("not a signed pointer (an unsigned or hand-written pointer is never trusted): {err}")
@@ -166,7 +166,7 @@ pub struct Judging<'a> {
 }
 
 /// Accepts the stored `current` object or says why not, in a sentence for the log and
-/// `deployer status`.
+/// `deployer status`. Fuzzed: any bytes give a pointer or a reason, never a panic.
 pub fn judge(bytes: &[u8], judging: Judging<'_>) -> Result<Pointer, String> {
     let signed = SignedPointer::from_bytes(bytes)?;
     let pointer = signed.verify(judging.key).map_err(|reason| format!("signature check failed: {reason}"))?;
@@ -203,7 +203,7 @@ pub fn judge(bytes: &[u8], judging: Judging<'_>) -> Result<Pointer, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::release::generate_keypair;
+    use crate::generate_keypair;
 
     fn keys(dir: &std::path::Path, name: &str) -> (SecretKey, PublicKey) {
         let (secret, public) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pub")));
@@ -258,5 +258,36 @@ mod tests {
         assert!(err.contains("replayed older pointer"), "{err}");
         // The accepted pointer itself is still fine to see again.
         assert!(judge(&bytes(&rollback, &secret), after).is_ok());
+    }
+
+    #[test]
+    fn a_pointer_with_its_comment_signature_cut_short_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (secret, public) = keys(dir.path(), "release");
+        let judging = Judging { key: &public, environment: "prod", accepted: None, running: None };
+        let mut signed =
+            SignedPointer::sign(&pointer("v1", "2024-01-01T00:00:00Z", false, None), &secret).unwrap();
+        let mut lines: Vec<&str> = signed.signature.lines().collect();
+        lines[3] = "AAAA";
+        signed.signature = lines.join("\n");
+        let err = judge(&signed.to_bytes().unwrap(), judging).unwrap_err();
+        assert!(err.starts_with("signature check failed: the signature is not in minisign format"), "{err}");
+    }
+
+    #[test]
+    fn arbitrary_bytes_are_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, public) = keys(dir.path(), "release");
+        let judging = Judging { key: &public, environment: "prod", accepted: None, running: None };
+        for bytes in [
+            &b""[..],
+            b"null",
+            b"\xff\xfe",
+            br#"{"pointer":"{}","signature":""}"#,
+            br#"{"pointer":"","signature":"untrusted comment: x\n\n\n"}"#,
+            br#"{"pointer":"x","signature":"untrusted comment: x\nRUQ=\ntrusted comment: y\nAA=="}"#,
+        ] {
+            assert!(judge(bytes, judging).is_err(), "{}", String::from_utf8_lossy(bytes));
+        }
     }
 }
