@@ -433,8 +433,9 @@ async fn ec2_instance_id() -> Result<String> {
     })
 }
 
+/// The host name, from uname(2): the unit's `ProcSubset=pid` hides /proc/sys/kernel/hostname.
 fn hostname() -> Result<String> {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_err(|err| Error::io("cannot read the host name (pass --instance-id)", err))?;
-    Ok(name.trim().to_owned())
+    let name = nix::unistd::gethostname()
+        .map_err(|err| Error::io("cannot read the host name (pass --instance-id)", err.into()))?;
+    Ok(name.to_string_lossy().trim().to_owned())
 }

@@ -34,7 +34,9 @@ def main():  # pragma: no cover - needs AWS
 
     arn = os.environ["OWP_DATABASE_SECRET_ARN"]
     out_dir = os.environ["RUNTIME_DIRECTORY"]
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)
+    # AWS_ENDPOINT_URL as newer SDKs honour it (Debian 12's boto3 1.26 does not): a local stand-in.
+    client = boto3.client("secretsmanager", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    value = client.get_secret_value(SecretId=arn)
     text = render(json.loads(value["SecretString"]))
     tmp = os.path.join(out_dir, "database.env.tmp")
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:

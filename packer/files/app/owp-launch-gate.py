@@ -30,7 +30,8 @@ import time
 import urllib.request
 
 GATE_FILE = "/run/owp-launch/deployer.env"
-IMDS = "http://169.254.169.254"
+# OWP_IMDS_URL moves it for a local stand-in, as for the journal shipper.
+IMDS = os.environ.get("OWP_IMDS_URL", "http://169.254.169.254")
 DEFAULT_READY = "http://127.0.0.1:8080/readyz,http://127.0.0.1:8081/readyz,http://127.0.0.1:8082/readyz"
 
 
@@ -90,7 +91,9 @@ def main():  # pragma: no cover - needs AWS, systemd and an instance
     environment = env["OWP_DEPLOYER_ENVIRONMENT"]
     prefix = env.get("OWP_DEPLOYER_RELEASES_PREFIX", "releases/")
     ready_urls = env.get("OWP_DEPLOYER_READY_URLS", DEFAULT_READY).split(",")
-    s3 = boto3.client("s3")
+    # AWS_ENDPOINT_URL as newer SDKs honour it (Debian 12's boto3 1.26 does not): a local stand-in.
+    endpoint = env.get("AWS_ENDPOINT_URL")
+    s3 = boto3.client("s3", endpoint_url=endpoint)
 
     def current_release():
         try:
@@ -135,7 +138,7 @@ def main():  # pragma: no cover - needs AWS, systemd and an instance
         IMDS + "/latest/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}), timeout=2).read().decode()
     instance = urllib.request.urlopen(urllib.request.Request(
         IMDS + "/latest/meta-data/instance-id", headers={"X-aws-ec2-metadata-token": token}), timeout=2).read().decode()
-    boto3.client("autoscaling").complete_lifecycle_action(
+    boto3.client("autoscaling", endpoint_url=endpoint).complete_lifecycle_action(
         AutoScalingGroupName=env["OWP_AUTOSCALING_GROUP"],
         LifecycleHookName=env["OWP_LAUNCH_HOOK"],
         InstanceId=instance,

@@ -89,7 +89,8 @@ def run():  # pragma: no cover - needs a journal and AWS
     group = os.environ["OWP_LOG_GROUP"]
     prefixes = [p for p in os.environ.get("OWP_LOG_UNITS", "owp-").split(",") if p]
     state = os.path.join(os.environ.get("STATE_DIRECTORY", "."), "cursor")
-    logs = boto3.client("logs")
+    # AWS_ENDPOINT_URL as newer SDKs honour it (Debian 12's boto3 1.26 does not): a local stand-in.
+    logs = boto3.client("logs", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     host = instance_id()
     known_streams = set()
 

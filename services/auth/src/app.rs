@@ -5,7 +5,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::{Router, middleware};
 use owp_platform::{
     db::DatabaseSettings,
-    http::{self, Health, HttpMetrics, ReadyCheck},
+    http::{self, Health, HttpMetrics, NotReady, ReadyCheck},
     kafka::{self, KafkaSettings, ProducerTuning},
     topics::Topics,
 };
@@ -72,16 +72,12 @@ impl Application {
                     sqlx::query("SELECT 1 FROM users LIMIT 1")
                         .execute(&pool)
                         .await
-                        .map_err(|e| format!("PostgreSQL: {e}"))?;
+                        .map_err(NotReady::database)?;
                     sqlx::query("SELECT 1 FROM login_pair_failures LIMIT 1")
                         .execute(&own)
                         .await
-                        .map_err(|e| format!("PostgreSQL: {e}"))?;
-                    match kafka::probe_topic(&producer, &topic, Duration::from_secs(2)).await {
-                        Ok(0) => Err(format!("topic {topic} does not exist")),
-                        Ok(_) => Ok(()),
-                        Err(err) => Err(err.to_string()),
-                    }
+                        .map_err(NotReady::database)?;
+                    kafka::topic_ready(&producer, &topic, Duration::from_secs(2)).await
                 }
             })
         };

@@ -137,3 +137,24 @@ pub fn is_transient(err: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RDS is reached over TLS (`sslmode=require` from the database secret, `verify-full` with
+    /// the RDS CA bundle): the pool must speak it. Debian's PostgreSQL serves TLS with its
+    /// snakeoil certificate, which `require` accepts without verifying.
+    #[tokio::test]
+    async fn connections_speak_tls_when_the_url_requires_it() {
+        let base = std::env::var("OWP_TEST_DATABASE_BASE")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let settings = DatabaseSettings::new(format!("{base}/postgres?sslmode=require"));
+        let pool = settings.pool("public", 1).await.expect("a TLS connection to the test PostgreSQL");
+        let encrypted: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(encrypted, "the connection is not encrypted");
+    }
+}

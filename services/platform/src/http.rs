@@ -10,7 +10,7 @@ pub mod openapi;
 mod problem;
 mod serve;
 
-pub use health::{Health, ReadyCheck};
+pub use health::{Health, NotReady, ReadyCheck};
 pub use limits::HttpLimits;
 pub use metrics::{HttpMetrics, latency_buckets, track_requests};
 pub use problem::{PROBLEM_JSON, Problem};

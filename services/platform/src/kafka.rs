@@ -216,6 +216,24 @@ pub async fn probe_topic(producer: &FutureProducer, topic: &TopicName, timeout: 
     .unwrap_or_else(|join| Err(Error::Task(join.to_string())))
 }
 
+/// The readiness check of a service that writes to `topic`: the brokers answer a metadata request
+/// within `timeout` and the topic exists. The 503's detail names the broker; the error is logged.
+pub async fn topic_ready(
+    producer: &FutureProducer,
+    topic: &TopicName,
+    timeout: Duration,
+) -> Result<(), crate::http::NotReady> {
+    use crate::http::NotReady;
+    match probe_topic(producer, topic, timeout).await {
+        Ok(0) => Err(NotReady::new(
+            "a topic this service writes to does not exist on the broker",
+            format_args!("topic {topic} does not exist"),
+        )),
+        Ok(_) => Ok(()),
+        Err(err) => Err(NotReady::broker(err)),
+    }
+}
+
 /// The partition ids of `topic` (empty when the topic does not exist).
 pub async fn partitions(producer: &FutureProducer, topic: &TopicName, timeout: Duration) -> Result<Vec<i32>> {
     let producer = producer.clone();

@@ -15,7 +15,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::{Router, middleware};
 use owp_platform::{
     db::DatabaseSettings,
-    http::{self, Health, HttpMetrics, ReadyCheck},
+    http::{self, Health, HttpMetrics, NotReady, ReadyCheck},
 };
 use owp_readstore::{ReadStore, ReadStoreSettings};
 use tokio::net::TcpListener;
@@ -55,7 +55,7 @@ impl Application {
             let store = store.clone();
             ReadyCheck::new(move || {
                 let store = store.clone();
-                async move { store.ready().await.map_err(|e| e.to_string()) }
+                async move { store.ready().await.map_err(NotReady::read_store) }
             })
         };
         let waiters = Waiters::default();

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use axum::Router;
 use owp_platform::{
     db::DatabaseSettings,
-    http::{self, Health, ReadyCheck},
+    http::{self, Health, NotReady, ReadyCheck},
     kafka::{self, KafkaSettings, ProducerTuning},
     topics::Topics,
 };
@@ -72,12 +72,8 @@ impl Robots {
             ReadyCheck::new(move || {
                 let (pool, producer, topic) = (pool.clone(), producer.clone(), topic.clone());
                 async move {
-                    sqlx::query("SELECT 1").execute(&pool).await.map_err(|e| format!("PostgreSQL: {e}"))?;
-                    match kafka::probe_topic(&producer, &topic, Duration::from_secs(2)).await {
-                        Ok(0) => Err(format!("topic {topic} does not exist")),
-                        Ok(_) => Ok(()),
-                        Err(err) => Err(err.to_string()),
-                    }
+                    sqlx::query("SELECT 1").execute(&pool).await.map_err(NotReady::database)?;
+                    kafka::topic_ready(&producer, &topic, Duration::from_secs(2)).await
                 }
             })
         };

@@ -24,7 +24,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{Json, Router, extract::State, routing::get};
 use owp_platform::{
     db::DatabaseSettings,
-    http::{self, Health, ReadyCheck},
+    http::{self, Health, NotReady, ReadyCheck},
 };
 use owp_readstore::{AnyStore, ReadStore, ReadStoreSettings};
 use tokio::net::TcpListener;
@@ -69,8 +69,8 @@ impl Translator {
             ReadyCheck::new(move || {
                 let (pool, store) = (pool.clone(), store.clone());
                 async move {
-                    sqlx::query("SELECT 1").execute(&pool).await.map_err(|e| format!("PostgreSQL: {e}"))?;
-                    store.ready().await.map_err(|e| e.to_string())
+                    sqlx::query("SELECT 1").execute(&pool).await.map_err(NotReady::database)?;
+                    store.ready().await.map_err(NotReady::read_store)
                 }
             })
         };

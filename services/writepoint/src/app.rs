@@ -51,13 +51,7 @@ impl Application {
             let log = log.clone();
             ReadyCheck::new(move || {
                 let log = log.clone();
-                async move {
-                    match kafka::probe_topic(log.producer(), log.topic(), READY_PROBE_TIMEOUT).await {
-                        Ok(0) => Err(format!("topic {} does not exist on the broker", log.topic())),
-                        Ok(_) => Ok(()),
-                        Err(err) => Err(err.to_string()),
-                    }
-                }
+                async move { kafka::topic_ready(log.producer(), log.topic(), READY_PROBE_TIMEOUT).await }
             })
         };
 

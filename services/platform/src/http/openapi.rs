@@ -143,6 +143,9 @@ problem_responses! {
     /// 503 `/problems/unavailable` with `Retry-After`.
     Unavailable: StatusCode::SERVICE_UNAVAILABLE, true,
         "A dependency (the log, the database) did not answer in time; retry after `Retry-After` seconds (`/problems/unavailable`)";
+    /// 503 `/problems/unavailable` from `/readyz`, with `Retry-After`.
+    DependencyNotReady: StatusCode::SERVICE_UNAVAILABLE, true,
+        "A dependency does not answer; the detail names which one (the database, the broker, the read store) and nothing more, the error itself is logged (`/problems/unavailable`)";
 }
 
 /// The refusals of a route that reads a JSON body through [`super::body::read`] and
@@ -180,6 +183,7 @@ mod tests {
         let readyz = &api["paths"]["/readyz"]["get"]["responses"]["503"];
         assert!(readyz["headers"]["Retry-After"].is_object(), "{readyz}");
         assert!(readyz["content"][PROBLEM_JSON].is_object(), "{readyz}");
+        assert!(readyz["description"].as_str().unwrap().contains("names which one"), "{readyz}");
         let metrics = &api["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
         assert!(metrics[OPENMETRICS].is_object(), "{metrics}");
     }
