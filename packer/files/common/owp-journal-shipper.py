@@ -82,6 +82,19 @@ def instance_id():
         return resp.read().decode()
 
 
+def current_boot(reader):  # pragma: no cover - needs a journal
+    """The boot journald is writing: that of the newest entry.
+
+    Not /proc/sys/kernel/random/boot_id: this unit's sandbox mounts a /proc of
+    its own, which in a container shows the host's boot id, not the one the
+    container's journald stamps (found by booting the image under nspawn).
+    """
+    reader.seek_tail()
+    newest = reader.get_previous()
+    reader.seek_head()
+    return newest["_BOOT_ID"]
+
+
 def run():  # pragma: no cover - needs a journal and AWS
     import boto3
     from systemd import journal
@@ -102,7 +115,7 @@ def run():  # pragma: no cover - needs a journal and AWS
     except FileNotFoundError:
         # First start on this instance: everything since boot, so the
         # first minutes of a new instance are not lost.
-        reader.this_boot()
+        reader.this_boot(current_boot(reader))
         reader.seek_head()
 
     pending, cursor, started = [], None, time.monotonic()
