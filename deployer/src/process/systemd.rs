@@ -28,7 +28,11 @@ impl Systemd {
         self.systemctl("stop").await
     }
 
+    /// Starts the units, first clearing what an earlier release left: a release whose service
+    /// crash-looped leaves its unit at its start rate limit (StartLimitBurst), and systemd
+    /// would refuse the rollback's start for failures that were not the rollback's.
     pub async fn start(&self) -> Result<()> {
+        self.systemctl("reset-failed").await?;
         self.systemctl("start").await
     }
 
