@@ -1,5 +1,6 @@
 //! Kafka with SASL/SCRAM over TLS and ACLs per service principal (`scripts/services start
-//! --secure`, on a private stack): each principal may do its own job and nothing else, a wrong
+//! --secure`, on a private stack): each principal may do its own job and nothing else (the ACLs of
+//! `terraform/templates/kafka-acls.tftpl`), a wrong
 //! password and a plaintext client are turned away, and the write point itself, given its
 //! credentials, gets a document onto the commands topic.
 
@@ -12,7 +13,8 @@ use owp_platform::kafka::{self, KafkaSettings, Password, ProducerTuning, TopicSp
 use owp_protocol::TopicName;
 use owp_testkit::{PrivateStack, Shape, poll};
 use rdkafka::{
-    ClientContext,
+    ClientContext, Offset, TopicPartitionList,
+    consumer::{CommitMode, Consumer},
     error::KafkaError,
     producer::{BaseProducer, DeliveryResult, FutureRecord, Producer, ProducerContext},
     types::RDKafkaErrorCode,
@@ -42,6 +44,39 @@ fn refused_as_unauthorized(result: Result<(), KafkaError>, what: &str) {
         Err(KafkaError::MessageProduction(RDKafkaErrorCode::TopicAuthorizationFailed)) => {}
         other => panic!("{what}: expected TopicAuthorizationFailed, got {other:?}"),
     }
+}
+
+/// As `settings`' principal, reads `topic` from its start in group `<client_id>-reader` until a
+/// record comes, then commits the group's offsets; returns the first error, reading or committing.
+async fn read_and_commit(
+    settings: &KafkaSettings,
+    client_id: &str,
+    topic: &TopicName,
+) -> Result<(), KafkaError> {
+    let (settings, client_id, topic) = (settings.clone(), client_id.to_owned(), topic.clone());
+    tokio::task::spawn_blocking(move || {
+        let consumer = kafka::reader(&settings, &client_id).unwrap();
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..3 {
+            assignment.add_partition_offset(topic.as_str(), partition, Offset::Beginning).unwrap();
+        }
+        consumer.assign(&assignment).unwrap();
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{client_id} read nothing from {topic} within {DEADLINE:?}"
+            );
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(_)) => break,
+                Some(Err(err)) => return Err(err),
+                None => {}
+            }
+        }
+        consumer.commit_consumer_state(CommitMode::Sync)
+    })
+    .await
+    .unwrap()
 }
 
 /// The client-wide errors librdkafka reports (authentication, transport), as they come.
@@ -90,11 +125,12 @@ async fn each_principal_does_its_own_job_only_and_strangers_are_turned_away() {
     let admin = principal(&stack, "owp-admin");
     let writepoint = principal(&stack, "writepoint");
     let auth = principal(&stack, "auth");
+    let robots = principal(&stack, "robots");
+    let deadletter = TopicName::deadletter();
 
     // The operator's principal creates the topics, as `owp up` does.
-    kafka::ensure_topics(&admin, &[TopicSpec::new(commands.clone(), 3), TopicSpec::new(events.clone(), 3)])
-        .await
-        .unwrap();
+    let specs = [&commands, &events, &deadletter].map(|topic| TopicSpec::new(topic.clone(), 3));
+    kafka::ensure_topics(&admin, &specs).await.unwrap();
 
     // Each writer on its own topic: allowed.
     produce(&writepoint, "owp-writepoint", &commands).await.expect("the write point may produce commands");
@@ -108,6 +144,19 @@ async fn each_principal_does_its_own_job_only_and_strangers_are_turned_away() {
     refused_as_unauthorized(
         produce(&auth, "owp-auth", &commands).await,
         "auth producing to the commands topic",
+    );
+
+    // The robots read commands in their own groups and publish outcomes and dead letters, but
+    // never write a command, nor commit offsets for a group outside their prefix.
+    read_and_commit(&robots, "owp.robot.commands", &commands).await.expect("the robots may read commands");
+    produce(&robots, "owp-robots", &events).await.expect("the robots may publish facts");
+    produce(&robots, "owp-robots", &deadletter).await.expect("the robots may park records");
+    refused_as_unauthorized(produce(&robots, "owp-robots", &commands).await, "the robots producing commands");
+    let stranger = read_and_commit(&robots, "owp-stranger", &commands).await;
+    assert_eq!(
+        stranger.as_ref().err().and_then(KafkaError::rdkafka_error_code),
+        Some(RDKafkaErrorCode::GroupAuthorizationFailed),
+        "the robots in a group outside owp.robot.*: {stranger:?}"
     );
 
     // A wrong password: an authentication failure, not a silent retry until the deadline.
