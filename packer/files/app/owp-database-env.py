@@ -18,6 +18,7 @@ import json
 import os
 import re
 import sys
+import time
 from urllib.parse import quote
 
 # The services that talk to Kafka, each as the principal of its name
@@ -78,10 +79,17 @@ def main():  # pragma: no cover - needs AWS
         for service in KAFKA_SERVICES:
             write(out_dir, f"kafka-{service}.env", kafka_env(kafka, service))
         ssm = boto3.client("ssm", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
-        parameter = ssm.get_parameter(Name=os.environ["OWP_KAFKA_CA_PARAMETER"])["Parameter"]["Value"]
-        if "BEGIN CERTIFICATE" not in parameter:
-            # The brokers' first boot has not published it yet; retried by the unit.
-            raise SystemExit("the Kafka CA certificate is not published yet (OWP_KAFKA_CA_PARAMETER)")
+        # On an environment's first apply the brokers publish their CA a while after the app
+        # instances boot: wait here (the services are ordered after this unit), then fail and
+        # let the unit retry.
+        deadline = time.monotonic() + 90
+        while True:
+            parameter = ssm.get_parameter(Name=os.environ["OWP_KAFKA_CA_PARAMETER"])["Parameter"]["Value"]
+            if "BEGIN CERTIFICATE" in parameter:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit("the Kafka CA certificate is not published yet (OWP_KAFKA_CA_PARAMETER)")
+            time.sleep(5)
         # Public, and read by every service's own user.
         write(out_dir, "kafka-ca.pem", parameter, 0o644)
         print("rendered the Kafka credentials of " + ", ".join(KAFKA_SERVICES), file=sys.stderr)
