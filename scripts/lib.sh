@@ -19,6 +19,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # `scripts/services start` so that every later command talks to the same brokers.
 OWP_STACK_NODES=1
 export OWP_METADATA_MODE=zookeeper
+# 1 when the brokers listen SASL_SSL with ACLs (`scripts/services start --secure`).
+export OWP_STACK_SECURE=0
 if [ -f "$OWP_STATE_DIR/stack.env" ]; then
   # shellcheck source=/dev/null
   source "$OWP_STATE_DIR/stack.env"

@@ -49,7 +49,8 @@ fi
 services=(writepoint readpoint auth robots translator)
 binaries=("${services[@]}" deployer)
 
-apt_install polkitd minisign
+# libssl3: the services' librdkafka links OpenSSL (TLS and SCRAM to the brokers).
+apt_install polkitd minisign libssl3
 
 # Users and directories first: the release tree belongs to the deployer.
 put 0644 "$files_dir/app/owp.sysusers" /usr/lib/sysusers.d/owp.conf

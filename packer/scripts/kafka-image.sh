@@ -54,7 +54,8 @@ else
   die "a local --tarball needs --sha512 to be verified"
 fi
 
-apt_install openjdk-17-jre-headless
+# openssl: a secure broker's first boot issues its own certificate (modules/kafka/security.tf).
+apt_install openjdk-17-jre-headless openssl
 
 put 0644 "$files_dir/kafka/kafka.sysusers" /usr/lib/sysusers.d/kafka.conf
 apply_sysusers kafka.conf

@@ -7,6 +7,8 @@ import json
 import sys
 import types
 
+import pytest
+
 from conftest import PACKER, TERRAFORM
 
 
@@ -82,6 +84,17 @@ class FakeRds:
         if kwargs["ExportTaskIdentifier"] in self.existing:
             raise self.exceptions.ExportTaskAlreadyExistsFault()
         self.started.append(kwargs)
+
+
+def test_each_service_gets_only_its_own_kafka_principal():
+    secret = {"writepoint": "wp0Secret", "auth": "au1Secret", "robots": "ro2Secret"}
+    assert database_env.kafka_env(secret, "auth") == "OWP_KAFKA_SASL_USERNAME=auth\nOWP_KAFKA_SASL_PASSWORD=au1Secret\n"
+    assert "wp0Secret" not in database_env.kafka_env(secret, "robots")
+    with pytest.raises(ValueError, match="no password for robots"):
+        database_env.kafka_env({"auth": "x"}, "robots")
+    with pytest.raises(ValueError, match="cannot carry") as refused:
+        database_env.kafka_env({"auth": "a b\"c"}, "auth")
+    assert 'a b"c' not in str(refused.value)
 
 
 def test_export_function_exports_the_newest_snapshot_once(monkeypatch):

@@ -21,6 +21,9 @@ BROKER = {
     "replication_factor": 3,
     "min_insync_replicas": 2,
     "num_partitions": 12,
+    "secure": False,
+    "broker_user": "kafka-broker",
+    "tls_dir": "/etc/kafka/tls",
 }
 
 
@@ -58,6 +61,40 @@ def test_broker_properties_enforce_the_cluster_policy():
     assert "process.roles" not in p
     # Added at boot by owp-kafka-node, never baked into the shared policy.
     assert "broker.id" not in p and "log.dirs" not in p
+
+
+def test_secure_brokers_listen_sasl_ssl_only_and_deny_without_an_acl():
+    p = properties(render_file(TEMPLATES / "server.properties.tftpl", {**BROKER, "secure": True}))
+    assert p["listeners"] == "SASL_SSL://0.0.0.0:9092"
+    assert p["advertised.listeners"] == "SASL_SSL://10.40.128.20:9092"
+    assert p["inter.broker.listener.name"] == "SASL_SSL"
+    assert p["sasl.enabled.mechanisms"] == p["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    assert p["authorizer.class.name"] == "kafka.security.authorizer.AclAuthorizer"
+    assert p["allow.everyone.if.no.acl.found"] == "false"
+    assert p["super.users"] == "User:kafka-broker"
+    assert p["ssl.keystore.location"] == "/etc/kafka/tls/broker.pem"
+    # The broker's password is read from a file at start, never written into this one.
+    jaas = p["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]
+    assert 'password="${file:/etc/kafka/tls/broker-secret.properties:password}"' in jaas
+    assert "PLAINTEXT://" not in p["listeners"] + p["advertised.listeners"]
+
+
+ACLS = {"commands_topic": "owp.commands.v1", "events_topic": "owp.events.v1", "deadletter_topic": "owp.deadletter.v1",
+        "group_prefix": "owp.robot.", "admin_prefix": "owp"}
+
+
+def test_each_principal_gets_only_its_own_grants():
+    lines = [line.split() for line in render_file(TEMPLATES / "kafka-acls.tftpl", ACLS).splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert all(len(line) == 5 for line in lines), lines
+    grants = {}
+    for principal, resource, pattern, name, operations in lines:
+        assert resource in ("topic", "group") and pattern in ("literal", "prefixed"), line
+        grants.setdefault(principal, set()).update((resource, name, op) for op in operations.split(","))
+    assert grants["writepoint"] == {("topic", "owp.commands.v1", "Write"), ("topic", "owp.commands.v1", "Describe")}
+    assert grants["auth"] == {("topic", "owp.events.v1", "Write"), ("topic", "owp.events.v1", "Describe")}
+    assert ("topic", "owp.commands.v1", "Write") not in grants["robots"]
+    assert set(grants) == {"writepoint", "auth", "robots", "owp-admin"}
 
 
 def test_broker_properties_in_kraft_mode():
@@ -107,7 +144,8 @@ def test_modules_pass_every_template_variable():
         for m in re.finditer(r'templatefile\("\$\{path\.module\}/\.\./\.\./templates/([^"]+)", \{(.*?)\n\s*\}\)', text, re.S):
             template, body = m.group(1), m.group(2)
             passed = set(re.findall(r"^\s*([a-z_]+)\s*=", body, re.M))
-            source = (TEMPLATES / template).read_text()
+            # $${ and %%{ are escapes (text for the program the template renders), not variables.
+            source = (TEMPLATES / template).read_text().replace("$${", "").replace("%%{", "")
             used = set(re.findall(r"\$\{([a-z_]+)", source)) | set(re.findall(r"%\{ (?:if|for \w+ in) ([a-z_]+)", source))
             loop_vars = set(re.findall(r"%\{ for (\w+) in", source))
             assert used - loop_vars <= passed, f"{tf}: {template} needs {sorted(used - loop_vars - passed)}"
@@ -118,7 +156,7 @@ USER_DATA = {
         {"metadata_mode": "zookeeper"},
         {"metadata_mode": "kraft"},
     ],
-    "kafka-user-data.sh.tftpl": [{}],
+    "kafka-user-data.sh.tftpl": [{"secure": False}, {"secure": True}],
     "app-user-data.sh.tftpl": [{}],
 }
 COMMON = {
@@ -129,7 +167,13 @@ COMMON = {
     "database_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:owp", "target_group_arns": "arn:a,arn:b",
     "data_device": "/dev/sdf", "topic_replication": 3, "autoscaling_group": "owp-dev-alice-app",
     "launch_hook": "owp-release-installed", "metrics_namespace": "OWP/dev-alice", "node_role": "zookeeper",
-    "session_log_group_arn": "x",
+    "session_log_group_arn": "x", "broker_ip": "10.40.128.20", "port": 9092,
+    "zookeeper_connect": "10.0.0.10:2181/owp-kafka", "tls_dir": "/etc/kafka/tls", "broker_user": "kafka-broker",
+    "users_secret": "arn:aws:secretsmanager:us-east-1:1:secret:owp/kafka-users",
+    "ca_secret": "arn:aws:secretsmanager:us-east-1:1:secret:owp/kafka-ca",
+    "ca_version_token": "00000000-0000-4000-8000-00000000ca01", "ca_parameter": "/owp/x/kafka/ca-certificate",
+    "kafka_protocol": "SASL_SSL", "kafka_clients": "arn:aws:secretsmanager:us-east-1:1:secret:owp/kafka-clients",
+    "kafka_ca_parameter": "/owp/x/kafka/ca-certificate",
 }
 
 
@@ -139,7 +183,9 @@ def test_user_data_renders_to_valid_bash(tmp_path, template, overrides):
     values = {**COMMON, **overrides}
     values["zookeeper_cfg"] = zookeeper_cfg([{"id": 1, "host": "10.0.0.10", "peer_port": 2888, "election_port": 3888}])
     values["controller_properties"] = "process.roles=controller"
-    values["server_properties"] = render_file(TEMPLATES / "server.properties.tftpl", BROKER)
+    values["server_properties"] = render_file(TEMPLATES / "server.properties.tftpl",
+                                              {**BROKER, "secure": overrides.get("secure", False)})
+    values["acls"] = render_file(TEMPLATES / "kafka-acls.tftpl", ACLS)
     script = tmp_path / "user-data.sh"
     script.write_text(render_file(TEMPLATES / template, values))
     subprocess.run(["bash", "-n", script], check=True)
@@ -157,3 +203,12 @@ def test_user_data_renders_to_valid_bash(tmp_path, template, overrides):
         assert "OWP_KAFKA_DATA_DEVICE=/dev/sdf" in text
     if overrides.get("metadata_mode") == "kraft":
         assert "process.roles=controller" in text and "kafka.service" in text
+    if template == "kafka-user-data.sh.tftpl" and overrides["secure"]:
+        # The SCRAM users exist before Kafka starts; the ACLs go in once it serves; no password
+        # is in the user data, only where to fetch them.
+        assert text.index("kafka.admin.ConfigCommand") < text.index("systemctl enable --now") < text.index("AclCommand")
+        assert "writepoint topic literal owp.commands.v1 Write,Describe" in text
+        python = text.split("python3 - <<'OWP_EOF'\n", 1)[1].split("\nOWP_EOF", 1)[0]
+        compile(python, "kafka-user-data (python)", "exec")
+    if template == "kafka-user-data.sh.tftpl" and not overrides["secure"]:
+        assert "AclCommand" not in text and "secretsmanager" not in text

@@ -14,6 +14,10 @@ pub enum Error {
     #[cfg(feature = "kafka")]
     #[error("Kafka: {context}: {source}")]
     Kafka { context: String, source: rdkafka::error::KafkaError },
+    /// A Kafka client setting that cannot work; names the setting and why.
+    #[cfg(feature = "kafka")]
+    #[error("Kafka setting {setting}: {reason}")]
+    KafkaSetting { setting: &'static str, reason: String },
     #[cfg(feature = "db")]
     #[error("PostgreSQL: {context}: {source}")]
     Database { context: String, source: sqlx::Error },

@@ -4,7 +4,7 @@
 //! The producer is always `acks=all` (a write reported as accepted is on every in-sync replica)
 //! and idempotent unless a writer's records are deduplicated downstream anyway.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use owp_protocol::{Command, Event, TopicName};
 use rdkafka::{
@@ -19,21 +19,148 @@ use rdkafka::{
 
 use crate::{Error, Result};
 
-/// Where the brokers are. Shared by every service that talks to Kafka.
-#[derive(Debug, Clone, clap::Args)]
+/// Where the brokers are and how a client proves who it is. Shared by every service that talks
+/// to Kafka, so each service's principal is only a matter of the credentials it is given.
+#[derive(Clone, clap::Args)]
 pub struct KafkaSettings {
     /// Comma-separated bootstrap brokers.
     #[arg(long, env = "OWP_KAFKA_BROKERS", default_value = "127.0.0.1:9092", global = true)]
     pub kafka_brokers: String,
+    /// How clients reach the brokers: PLAINTEXT (no authentication; the default local stack) or
+    /// SASL_SSL (TLS, and SASL/SCRAM with the username and password below).
+    #[arg(long, env = "OWP_KAFKA_SECURITY_PROTOCOL", value_enum, default_value_t, global = true)]
+    pub kafka_security_protocol: SecurityProtocol,
+    /// The SASL mechanism under SASL_SSL.
+    #[arg(long, env = "OWP_KAFKA_SASL_MECHANISM", value_enum, default_value_t, global = true)]
+    pub kafka_sasl_mechanism: SaslMechanism,
+    /// The SCRAM user (the service's principal) under SASL_SSL.
+    #[arg(long, env = "OWP_KAFKA_SASL_USERNAME", global = true)]
+    pub kafka_sasl_username: Option<String>,
+    /// The SCRAM password under SASL_SSL; from the environment (or a secret), never printed.
+    #[arg(long, env = "OWP_KAFKA_SASL_PASSWORD", hide_env_values = true, global = true)]
+    pub kafka_sasl_password: Option<Password>,
+    /// PEM file of the CA that signed the brokers' certificates, under SASL_SSL; the system's CAs
+    /// when absent.
+    #[arg(long, env = "OWP_KAFKA_SSL_CA_LOCATION", global = true)]
+    pub kafka_ssl_ca_location: Option<PathBuf>,
+    /// Whether a broker's certificate must name the address the client dialled. Only turn it
+    /// off for brokers reached by an address their certificate cannot carry.
+    #[arg(long, env = "OWP_KAFKA_SSL_ENDPOINT_IDENTIFICATION", default_value_t = true,
+        action = clap::ArgAction::Set, global = true)]
+    pub kafka_ssl_endpoint_identification: bool,
+}
+
+/// `security.protocol`: the two a deployment uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecurityProtocol {
+    #[default]
+    #[value(name = "PLAINTEXT")]
+    Plaintext,
+    #[value(name = "SASL_SSL")]
+    SaslSsl,
+}
+
+/// `sasl.mechanism`: SCRAM only, whose credentials the brokers keep salted and hashed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SaslMechanism {
+    #[default]
+    #[value(name = "SCRAM-SHA-512")]
+    ScramSha512,
+    #[value(name = "SCRAM-SHA-256")]
+    ScramSha256,
+}
+
+impl SaslMechanism {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::ScramSha512 => "SCRAM-SHA-512",
+            Self::ScramSha256 => "SCRAM-SHA-256",
+        }
+    }
+}
+
+/// A password whose `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(password: impl Into<String>) -> Self {
+        Self(password.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Password {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Self::new(text))
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::fmt::Display for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSettings")
+            .field("kafka_brokers", &self.kafka_brokers)
+            .field("kafka_security_protocol", &self.kafka_security_protocol)
+            .field("kafka_sasl_mechanism", &self.kafka_sasl_mechanism)
+            .field("kafka_sasl_username", &self.kafka_sasl_username)
+            .field("kafka_sasl_password", &self.kafka_sasl_password)
+            .field("kafka_ssl_ca_location", &self.kafka_ssl_ca_location)
+            .field("kafka_ssl_endpoint_identification", &self.kafka_ssl_endpoint_identification)
+            .finish()
+    }
 }
 
 impl KafkaSettings {
+    /// Plaintext brokers, as the default local stack runs them.
     pub fn new(brokers: impl Into<String>) -> Self {
-        Self { kafka_brokers: brokers.into() }
+        Self {
+            kafka_brokers: brokers.into(),
+            kafka_security_protocol: SecurityProtocol::Plaintext,
+            kafka_sasl_mechanism: SaslMechanism::ScramSha512,
+            kafka_sasl_username: None,
+            kafka_sasl_password: None,
+            kafka_ssl_ca_location: None,
+            kafka_ssl_endpoint_identification: true,
+        }
     }
 
-    /// A client configuration with the brokers and a client id set, for any client type.
-    pub fn client_config(&self, client_id: &str) -> ClientConfig {
+    /// SASL_SSL brokers, as a principal: `username` with `password`, brokers signed by `ca`.
+    pub fn sasl_ssl(
+        brokers: impl Into<String>,
+        username: impl Into<String>,
+        password: Password,
+        ca: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            kafka_security_protocol: SecurityProtocol::SaslSsl,
+            kafka_sasl_username: Some(username.into()),
+            kafka_sasl_password: Some(password),
+            kafka_ssl_ca_location: Some(ca.into()),
+            ..Self::new(brokers)
+        }
+    }
+
+    /// A client configuration with the brokers, the credentials and a client id set, for any
+    /// client type. Refuses settings that cannot work (SASL_SSL without a username, say) with the
+    /// setting and the reason, before librdkafka would fail on first use instead.
+    pub fn client_config(&self, client_id: &str) -> Result<ClientConfig> {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.kafka_brokers)
@@ -41,7 +168,41 @@ impl KafkaSettings {
             // Notice a dead broker within seconds rather than librdkafka's default minutes.
             .set("socket.connection.setup.timeout.ms", "3000")
             .set("reconnect.backoff.max.ms", "1000");
-        config
+        match self.kafka_security_protocol {
+            SecurityProtocol::Plaintext => {
+                config.set("security.protocol", "plaintext");
+            }
+            SecurityProtocol::SaslSsl => {
+                let missing = |setting| Error::KafkaSetting {
+                    setting,
+                    reason: "must be set when OWP_KAFKA_SECURITY_PROTOCOL is SASL_SSL".into(),
+                };
+                let username =
+                    self.kafka_sasl_username.as_deref().ok_or_else(|| missing("OWP_KAFKA_SASL_USERNAME"))?;
+                let password =
+                    self.kafka_sasl_password.as_ref().ok_or_else(|| missing("OWP_KAFKA_SASL_PASSWORD"))?;
+                config
+                    .set("security.protocol", "sasl_ssl")
+                    .set("sasl.mechanism", self.kafka_sasl_mechanism.as_str())
+                    .set("sasl.username", username)
+                    .set("sasl.password", password.expose())
+                    .set(
+                        "ssl.endpoint.identification.algorithm",
+                        if self.kafka_ssl_endpoint_identification { "https" } else { "none" },
+                    );
+                if let Some(ca) = &self.kafka_ssl_ca_location {
+                    // librdkafka's own message for a missing file names neither file nor setting.
+                    if !ca.is_file() {
+                        return Err(Error::KafkaSetting {
+                            setting: "OWP_KAFKA_SSL_CA_LOCATION",
+                            reason: format!("{} is not a readable file", ca.display()),
+                        });
+                    }
+                    config.set("ssl.ca.location", ca.to_string_lossy());
+                }
+            }
+        }
+        Ok(config)
     }
 }
 
@@ -77,7 +238,7 @@ pub fn producer(
     client_id: &str,
     tuning: &ProducerTuning,
 ) -> Result<FutureProducer> {
-    let mut config = settings.client_config(client_id);
+    let mut config = settings.client_config(client_id)?;
     if tuning.idempotent {
         config.set("enable.idempotence", "true");
     } else {
@@ -162,7 +323,7 @@ impl TopicSpec {
 /// Returns the names that were created.
 pub async fn ensure_topics(settings: &KafkaSettings, topics: &[TopicSpec]) -> Result<Vec<TopicName>> {
     let admin: AdminClient<DefaultClientContext> = settings
-        .client_config("owp-admin")
+        .client_config("owp-admin")?
         .create()
         .map_err(|err| Error::kafka("cannot create admin client", err))?;
     let new_topics: Vec<NewTopic<'_>> = topics
@@ -258,7 +419,7 @@ pub async fn partitions(producer: &FutureProducer, topic: &TopicName, timeout: D
 /// topic without joining a consumer group.
 pub fn reader(settings: &KafkaSettings, client_id: &str) -> Result<BaseConsumer> {
     settings
-        .client_config(client_id)
+        .client_config(client_id)?
         .set("group.id", format!("{client_id}-reader"))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
@@ -315,6 +476,29 @@ mod tests {
             ("document_id", DOCUMENT),
         ];
         assert_eq!(pairs(&headers), expected.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug_output() {
+        let settings =
+            KafkaSettings::sasl_ssl("b:9092", "writepoint", Password::new("hunter2-secret"), "/dev/null");
+        let shown = format!("{settings:?} {}", Password::new("hunter2-secret"));
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(shown.contains("writepoint") && shown.contains("[redacted]"), "{shown}");
+    }
+
+    #[test]
+    fn sasl_ssl_without_credentials_or_with_a_missing_ca_is_refused_naming_the_setting() {
+        let mut settings = KafkaSettings::new("b:9092");
+        settings.kafka_security_protocol = SecurityProtocol::SaslSsl;
+        let err = settings.client_config("c").unwrap_err().to_string();
+        assert!(err.contains("OWP_KAFKA_SASL_USERNAME"), "{err}");
+        settings.kafka_sasl_username = Some("auth".into());
+        let err = settings.client_config("c").unwrap_err().to_string();
+        assert!(err.contains("OWP_KAFKA_SASL_PASSWORD"), "{err}");
+        let settings = KafkaSettings::sasl_ssl("b:9092", "auth", Password::new("p"), "/nonexistent/ca.pem");
+        let err = settings.client_config("c").unwrap_err().to_string();
+        assert!(err.contains("OWP_KAFKA_SSL_CA_LOCATION") && err.contains("/nonexistent/ca.pem"), "{err}");
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl<H: Handler> Robot<H> {
         // hand, never through group membership.
         let consumer: StreamConsumer<RobotClientContext> = ctx
             .kafka
-            .client_config(&group)
+            .client_config(&group)?
             .set("group.id", &group)
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")

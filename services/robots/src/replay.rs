@@ -234,7 +234,7 @@ pub async fn high_watermarks(kafka: &KafkaSettings, topics: &Topics) -> anyhow::
 
 fn reader(kafka: &KafkaSettings) -> anyhow::Result<StreamConsumer> {
     Ok(kafka
-        .client_config("owp-replay")
+        .client_config("owp-replay")?
         .set("group.id", format!("owp-replay-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")

@@ -16,6 +16,10 @@ pub enum Error {
     StateDir(#[source] std::io::Error),
     #[error("no free ports for a private stack after {0} tries")]
     NoPorts(usize),
+    #[error("this stack was not launched secure: it has no Kafka users")]
+    NotSecure,
+    #[error("cannot read Kafka credentials from {}: {source}", file.display())]
+    Credentials { file: PathBuf, source: std::io::Error },
     #[error("{node} did not serve within {seconds} s; see {log}")]
     NotServing { node: String, seconds: u64, log: PathBuf },
 }

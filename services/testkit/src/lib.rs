@@ -15,5 +15,5 @@ mod status;
 pub use error::{Error, Result};
 pub use node::{Node, Role, Shape};
 pub use poll::poll;
-pub use stack::PrivateStack;
+pub use stack::{KafkaUser, PrivateStack};
 pub use status::Status;

@@ -35,6 +35,7 @@ const POLL: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 pub struct PrivateStack {
     shape: Shape,
+    secure: bool,
     ports: Ports,
     dir: Option<tempfile::TempDir>,
     state_dir: PathBuf,
@@ -46,17 +47,57 @@ impl PrivateStack {
     /// Starts ZooKeeper and Kafka in `shape` (`scripts/services start [--cluster] [--kraft]
     /// zookeeper kafka`) and returns once every broker serves.
     pub async fn launch(shape: Shape) -> Result<Self> {
+        Self::launch_with(shape, false).await
+    }
+
+    /// [`launch`](Self::launch) with `--secure`: the brokers listen SASL_SSL only, with the ACLs
+    /// of `terraform/templates/kafka-acls.tftpl`; [`kafka_user`](Self::kafka_user) gives each
+    /// principal's credentials.
+    pub async fn launch_secure(shape: Shape) -> Result<Self> {
+        Self::launch_with(shape, true).await
+    }
+
+    async fn launch_with(shape: Shape, secure: bool) -> Result<Self> {
         let ports = Ports::reserve()?;
         let dir = tempfile::Builder::new().prefix("owp-stack-").tempdir().map_err(Error::StateDir)?;
         let state_dir = dir.path().to_owned();
-        let stack = Self { shape, ports, dir: Some(dir), state_dir, keep: AtomicBool::new(false) };
+        let stack = Self { shape, secure, ports, dir: Some(dir), state_dir, keep: AtomicBool::new(false) };
         let mut args = vec!["start"];
         args.extend(shape.flags());
+        if secure {
+            args.push("--secure");
+        }
         args.extend(["zookeeper", "kafka"]);
         // On failure the stack is dropped here: whatever did start is stopped, the logs the
         // script's message names are kept.
         stack.run(&args, START_TIMEOUT).await.inspect_err(|_| stack.keep_logs())?;
         Ok(stack)
+    }
+
+    /// The SCRAM credentials of `principal` (`writepoint`, `auth`, `robots`, `owp-admin`, or the
+    /// brokers' own `kafka-broker`) and the CA the brokers' certificate chains to, as the
+    /// script wrote them to `kafka-secure/<principal>.env`. Only on a stack launched secure.
+    pub fn kafka_user(&self, principal: &str) -> Result<KafkaUser> {
+        let file = self.state_dir.join("kafka-secure").join(format!("{principal}.env"));
+        if !self.secure {
+            return Err(Error::NotSecure);
+        }
+        let text = std::fs::read_to_string(&file)
+            .map_err(|source| Error::Credentials { file: file.clone(), source })?;
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
+                .map(str::to_owned)
+                .ok_or_else(|| Error::Credentials {
+                    file: file.clone(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("no {name}")),
+                })
+        };
+        Ok(KafkaUser {
+            username: value("OWP_KAFKA_SASL_USERNAME")?,
+            password: value("OWP_KAFKA_SASL_PASSWORD")?,
+            ca: PathBuf::from(value("OWP_KAFKA_SSL_CA_LOCATION")?),
+        })
     }
 
     pub fn shape(&self) -> Shape {
@@ -245,6 +286,24 @@ impl Drop for PrivateStack {
             }
             // Otherwise the TempDir removes the directory as it drops.
         }
+    }
+}
+
+/// A principal's credentials on a secure stack.
+#[derive(Clone)]
+pub struct KafkaUser {
+    pub username: String,
+    pub password: String,
+    /// PEM file of the stack's CA.
+    pub ca: PathBuf,
+}
+
+impl std::fmt::Debug for KafkaUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaUser")
+            .field("username", &self.username)
+            .field("ca", &self.ca)
+            .finish_non_exhaustive()
     }
 }
 

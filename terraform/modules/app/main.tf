@@ -39,6 +39,9 @@ locals {
     kafka_brokers       = var.kafka_brokers
     read_store          = var.read_store_url
     database_secret_arn = var.database_secret_arn
+    kafka_protocol      = var.kafka_security_protocol
+    kafka_clients       = var.kafka_clients_secret_arn
+    kafka_ca_parameter  = var.kafka_ca_parameter
     writepoint_port     = local.services.writepoint.port
     readpoint_port      = local.services.readpoint.port
     auth_port           = local.services.auth.port
@@ -173,6 +176,24 @@ data "aws_iam_policy_document" "app" {
     sid       = "DatabaseSecret"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.database_secret_arn]
+  }
+  # The services' Kafka credentials and the brokers' CA certificate, rendered
+  # by owp-database-env like the database URL (secure brokers only).
+  dynamic "statement" {
+    for_each = var.kafka_clients_secret_arn == "" ? [] : [1]
+    content {
+      sid       = "KafkaCredentials"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.kafka_clients_secret_arn]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.kafka_ca_parameter_arn == "" ? [] : [1]
+    content {
+      sid       = "KafkaCaCertificate"
+      actions   = ["ssm:GetParameter"]
+      resources = [var.kafka_ca_parameter_arn]
+    }
   }
   statement {
     sid       = "EnvironmentKey"

@@ -166,6 +166,46 @@ variable "database_secret_arn" {
   }
 }
 
+variable "kafka_security_protocol" {
+  type        = string
+  description = "OWP_KAFKA_SECURITY_PROTOCOL of the services: SASL_SSL (the kafka module's secure brokers) or PLAINTEXT."
+  default     = "SASL_SSL"
+  validation {
+    condition     = contains(["SASL_SSL", "PLAINTEXT"], var.kafka_security_protocol)
+    error_message = "The kafka_security_protocol must be SASL_SSL or PLAINTEXT."
+  }
+}
+
+variable "kafka_clients_secret_arn" {
+  type        = string
+  description = "Secrets Manager secret with the services' Kafka SCRAM passwords (JSON, principal => password; read by owp-database-env); empty with PLAINTEXT."
+  default     = ""
+  validation {
+    condition     = var.kafka_clients_secret_arn == "" || can(regex("^arn:aws[a-z-]*:secretsmanager:", var.kafka_clients_secret_arn))
+    error_message = "The kafka_clients_secret_arn must be empty or a Secrets Manager ARN."
+  }
+}
+
+variable "kafka_ca_parameter" {
+  type        = string
+  description = "SSM parameter (name) with the Kafka brokers' CA certificate (read by owp-database-env); empty with PLAINTEXT."
+  default     = ""
+  validation {
+    condition     = var.kafka_ca_parameter == "" || can(regex("^/owp/", var.kafka_ca_parameter))
+    error_message = "The kafka_ca_parameter must be empty or a parameter name under /owp/."
+  }
+}
+
+variable "kafka_ca_parameter_arn" {
+  type        = string
+  description = "ARN of kafka_ca_parameter; empty with PLAINTEXT."
+  default     = ""
+  validation {
+    condition     = var.kafka_ca_parameter_arn == "" || can(regex("^arn:aws[a-z-]*:ssm:", var.kafka_ca_parameter_arn))
+    error_message = "The kafka_ca_parameter_arn must be empty or an SSM parameter ARN."
+  }
+}
+
 variable "releases_bucket" {
   type        = string
   description = "Releases bucket the deployer downloads from and keeps its lease in."

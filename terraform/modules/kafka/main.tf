@@ -41,6 +41,9 @@ locals {
       replication_factor       = var.replication_factor
       min_insync_replicas      = var.min_insync_replicas
       num_partitions           = var.num_partitions
+      secure                   = var.secure
+      broker_user              = local.broker_user
+      tls_dir                  = local.tls_dir
     })
   ]
 
@@ -53,6 +56,17 @@ locals {
       heap              = var.heap
       data_device       = var.data_device_name
       metrics_namespace = var.metrics_namespace
+      secure            = var.secure
+      broker_ip         = b.ip
+      port              = local.port
+      zookeeper_connect = "${var.zookeeper_connect}${var.zookeeper_chroot}"
+      tls_dir           = local.tls_dir
+      broker_user       = local.broker_user
+      users_secret      = var.secure ? aws_secretsmanager_secret.kafka_users[0].arn : ""
+      ca_secret         = var.secure ? aws_secretsmanager_secret.kafka_ca[0].arn : ""
+      ca_version_token  = local.ca_version_token
+      ca_parameter      = var.secure ? aws_ssm_parameter.kafka_ca_certificate[0].name : ""
+      acls              = local.acls
     }))
   ]
 
@@ -76,6 +90,16 @@ resource "aws_security_group" "this" {
   vpc_id      = var.vpc_id
 
   tags = { Name = "${var.name}-kafka" }
+
+  lifecycle {
+    precondition {
+      # KRaft keeps SCRAM users in the metadata log (kafka-storage format
+      # --add-scram) and authorizes with StandardAuthorizer; the brokers'
+      # first boot does neither yet.
+      condition     = !var.secure || var.metadata_mode == "zookeeper"
+      error_message = "secure (SASL_SSL with ACLs) needs metadata_mode = \"zookeeper\" for now."
+    }
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "replication" {

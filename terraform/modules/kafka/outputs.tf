@@ -66,3 +66,28 @@ output "instance_names" {
   description = "Name tags of the brokers, by broker id order."
   value       = [for t in local.node_tags : t.Name]
 }
+
+output "security_protocol" {
+  description = "What clients set as OWP_KAFKA_SECURITY_PROTOCOL: SASL_SSL when secure, else PLAINTEXT."
+  value       = var.secure ? "SASL_SSL" : "PLAINTEXT"
+}
+
+output "clients_secret_arn" {
+  description = "Secret with the services' SCRAM passwords (JSON, principal => password); empty when not secure."
+  value       = var.secure ? aws_secretsmanager_secret.kafka_clients[0].arn : ""
+}
+
+output "users_secret_arn" {
+  description = "Secret with every SCRAM user's password, the operator's owp-admin among them; empty when not secure."
+  value       = var.secure ? aws_secretsmanager_secret.kafka_users[0].arn : ""
+}
+
+output "ca_certificate_parameter" {
+  description = "SSM parameter holding the brokers' CA certificate (PEM), written at the brokers' first boot; empty when not secure."
+  value       = var.secure ? aws_ssm_parameter.kafka_ca_certificate[0].name : ""
+}
+
+output "ca_certificate_parameter_arn" {
+  description = "ARN of ca_certificate_parameter; empty when not secure."
+  value       = var.secure ? aws_ssm_parameter.kafka_ca_certificate[0].arn : ""
+}

@@ -299,3 +299,19 @@ variable "session_log_group_arn" {
     error_message = "The session_log_group_arn must be the ARN of the /owp/session-manager log group."
   }
 }
+
+variable "secure" {
+  type        = bool
+  description = "SASL/SCRAM-SHA-512 over TLS on the one broker listener, and ACLs per service principal from templates/kafka-acls.tftpl (nothing allowed without one). ZooKeeper mode only for now."
+  default     = true
+}
+
+variable "secret_recovery_days" {
+  type        = number
+  description = "Recovery window of the Kafka secrets (0 deletes them at once; engineer environments)."
+  default     = 7
+  validation {
+    condition     = var.secret_recovery_days == 0 || (var.secret_recovery_days >= 7 && var.secret_recovery_days <= 30)
+    error_message = "The secret_recovery_days must be 0 or between 7 and 30."
+  }
+}

@@ -235,6 +235,8 @@ module "kafka" {
   metadata_client_ports      = [module.zookeeper.client_port, module.zookeeper.controller_port]
   client_security_group_ids  = [module.app.security_group_id]
   kafka_cluster_id           = aws_ssm_parameter.kafka_cluster_id.value
+  secure                     = var.kafka_secure
+  secret_recovery_days       = var.allow_destroy ? 0 : 7
   kms_key_arn                = aws_kms_key.this.arn
   log_group_name             = aws_cloudwatch_log_group.journal.name
   log_group_arn              = aws_cloudwatch_log_group.journal.arn
@@ -318,14 +320,19 @@ module "app" {
   read_store_url        = module.search.url
   read_store_domain_arn = module.search.domain_arn
   database_secret_arn   = module.postgres.secret_arn
-  releases_bucket       = module.releases.bucket
-  releases_bucket_arn   = module.releases.bucket_arn
-  kms_key_arn           = aws_kms_key.this.arn
-  log_group_name        = aws_cloudwatch_log_group.journal.name
-  log_group_arn         = aws_cloudwatch_log_group.journal.arn
-  access_log_bucket     = local.access_log_bucket
-  alarm_topic_arn       = aws_sns_topic.alarms.arn
-  runbook_base_url      = var.runbook_base_url
-  session_log_group_arn = local.session_log_group_arn
-  log_retention_days    = var.log_retention_days
+  # The services' principals on the brokers (SASL_SSL unless kafka_secure is off).
+  kafka_security_protocol  = module.kafka.security_protocol
+  kafka_clients_secret_arn = module.kafka.clients_secret_arn
+  kafka_ca_parameter       = module.kafka.ca_certificate_parameter
+  kafka_ca_parameter_arn   = module.kafka.ca_certificate_parameter_arn
+  releases_bucket          = module.releases.bucket
+  releases_bucket_arn      = module.releases.bucket_arn
+  kms_key_arn              = aws_kms_key.this.arn
+  log_group_name           = aws_cloudwatch_log_group.journal.name
+  log_group_arn            = aws_cloudwatch_log_group.journal.arn
+  access_log_bucket        = local.access_log_bucket
+  alarm_topic_arn          = aws_sns_topic.alarms.arn
+  runbook_base_url         = var.runbook_base_url
+  session_log_group_arn    = local.session_log_group_arn
+  log_retention_days       = var.log_retention_days
 }

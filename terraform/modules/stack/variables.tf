@@ -271,6 +271,12 @@ variable "alarm_email" {
   }
 }
 
+variable "kafka_secure" {
+  type        = bool
+  description = "Kafka brokers on SASL/SCRAM over TLS with ACLs per service principal (modules/kafka/security.tf); needs metadata_mode = \"zookeeper\" for now."
+  default     = true
+}
+
 variable "allow_destroy" {
   type        = bool
   description = "Turns deletion protection off (RDS, ALB) and lets buckets be emptied; set only by terraform/env's dev destroy flow."

@@ -377,7 +377,7 @@ fn by_locks(
     args: &ChildArgs,
 ) -> anyhow::Result<()> {
     let consumer: BaseConsumer = kafka_settings
-        .client_config(&args.group)
+        .client_config(&args.group)?
         .set("group.id", &args.group)
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
@@ -418,7 +418,7 @@ fn by_group(
     let context = GroupContext { reader: Arc::new(Mutex::new(reader)), topic: args.topic.clone() };
     let shared = context.reader.clone();
     let consumer: BaseConsumer<GroupContext> = kafka_settings
-        .client_config(&args.group)
+        .client_config(&args.group)?
         .set("group.id", &args.group)
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("session.timeout.ms", args.session_timeout.as_millis().to_string())

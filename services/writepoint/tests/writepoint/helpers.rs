@@ -45,6 +45,15 @@ pub async fn spawn_app_with(kafka_settings: KafkaSettings, adjust: impl FnOnce(&
     kafka::ensure_topics(&kafka_settings, &[TopicSpec::new(topic.clone(), PARTITIONS)])
         .await
         .expect("the test broker must accept CreateTopics; is it running? (scripts/test starts it)");
+    spawn_app_on(kafka_settings, topic, adjust).await
+}
+
+/// A write point on `topic`, which exists already.
+pub async fn spawn_app_on(
+    kafka_settings: KafkaSettings,
+    topic: TopicName,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::defaults();
     settings.addr = ([127, 0, 0, 1], 0).into();
     adjust(&mut settings);

@@ -7,6 +7,7 @@ mod errors;
 mod health;
 mod helpers;
 mod idle_rss;
+mod kafka_acl;
 mod limits;
 mod openapi;
 mod round_trip;

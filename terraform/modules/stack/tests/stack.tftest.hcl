@@ -91,4 +91,11 @@ run "plans" {
 
 run "applies" {
   command = apply
+
+  # Kafka is SASL_SSL with a principal per service: the app instances get the
+  # services' credentials and the CA certificate's parameter.
+  assert {
+    condition     = module.kafka.security_protocol == "SASL_SSL" && module.kafka.clients_secret_arn != "" && endswith(module.kafka.ca_certificate_parameter, "/kafka/ca-certificate")
+    error_message = "Kafka must run SASL_SSL with the services' credentials in a secret of their own."
+  }
 }
