@@ -1,11 +1,20 @@
 #!/usr/bin/python3
-"""Renders OWP_DATABASE_URL from the database secret at boot.
+"""Renders each OWP unit's database settings from Secrets Manager at boot.
 
-The secret (JSON with username, password, host, port, dbname) lives in
-Secrets Manager; only its ARN is in user data, so the password never appears
-in instance metadata. Output: $RUNTIME_DIRECTORY/database.env, which the
-service units read as an optional EnvironmentFile. This program must never
-print the password.
+Every secret (JSON with username, password, host, port, dbname) lives in
+Secrets Manager; only ARNs are in user data, so no password appears in
+instance metadata. OWP_DATABASE_SECRET_ARN is the master user's secret;
+OWP_DATABASE_SERVICE_SECRETS lists each service role's secret
+(`owp_robots=ARN,owp_auth=ARN,...`). Output, in $RUNTIME_DIRECTORY:
+
+- setup.env: the master URL and every service role's password, for
+  owp-database-setup.service only (`owp database setup`);
+- robots.env, auth.env, translator.env, readpoint.env: OWP_DATABASE_URL
+  logged in as that service's own role, one file per service unit.
+
+The write point gets none: it holds no database credentials. URLs ask for
+sslmode=verify-full against the RDS CA bundle the image carries. This program
+must never print a password.
 """
 
 import json
@@ -13,36 +22,100 @@ import os
 import sys
 from urllib.parse import quote
 
+# Baked into the image by packer/scripts/app-image.sh (checksum pinned there).
+CA_BUNDLE = "/etc/owp/rds-global-bundle.pem"
+# The service units and the role each logs in as.
+SERVICE_ROLES = {
+    "robots": "owp_robots",
+    "auth": "owp_auth",
+    "translator": "owp_translator",
+    "readpoint": "owp_readpoint",
+}
 
-def database_url(secret):
-    """postgres:// URL for a secret dict; TLS is required by the server."""
+
+def database_url(secret, ca_bundle=CA_BUNDLE):
+    """postgres:// URL for a secret dict: TLS, the server's certificate checked
+    against the RDS CA and its name against the host. A secret may lower
+    sslmode (scripts/test-image does, for a local PostgreSQL whose certificate
+    no RDS CA signed); Terraform's never do."""
     user = quote(secret["username"], safe="")
     password = quote(secret["password"], safe="")
     host = secret["host"]
     port = int(secret.get("port", 5432))
     name = quote(secret.get("dbname", "owp"), safe="")
-    return f"postgres://{user}:{password}@{host}:{port}/{name}?sslmode=require"
+    sslmode = secret.get("sslmode", "verify-full")
+    if sslmode not in ("verify-full", "require"):
+        raise ValueError(f"sslmode {sslmode!r} in the database secret: only verify-full or require")
+    query = f"sslmode={sslmode}"
+    if sslmode == "verify-full":
+        query += f"&sslrootcert={quote(ca_bundle, safe='/')}"
+    return f"postgres://{user}:{password}@{host}:{port}/{name}?{query}"
 
 
-def render(secret):
-    """The environment file's text; percent-encoding keeps it quote-free."""
-    return f"OWP_DATABASE_URL={database_url(secret)}\n"
+def password_variable(role):
+    """The variable `owp database setup` reads a role's password from."""
+    return f"{role.upper()}_DATABASE_PASSWORD"
+
+
+def environment_value(password, role):
+    """A password as systemd's EnvironmentFile reads it back unchanged: it
+    interprets quotes and backslashes and trims whitespace. Terraform's are
+    letters and digits (exclude_punctuation)."""
+    if not password or any(c in "\"'\\" or c.isspace() or not c.isprintable() or not c.isascii() for c in password):
+        raise ValueError(f"the password of {role} has characters an environment file would change")
+    return password
+
+
+def parse_service_secrets(text):
+    """`owp_robots=ARN,owp_auth=ARN` -> {role: ARN}; every service role, no other."""
+    secrets = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        role, sep, arn = entry.partition("=")
+        if not sep or not arn:
+            raise ValueError(f"OWP_DATABASE_SERVICE_SECRETS entry {entry!r} is not ROLE=ARN")
+        secrets[role] = arn
+    expected = set(SERVICE_ROLES.values())
+    if set(secrets) != expected:
+        raise ValueError(f"OWP_DATABASE_SERVICE_SECRETS must name exactly {sorted(expected)}, got {sorted(secrets)}")
+    return secrets
+
+
+def render(master, services, ca_bundle=CA_BUNDLE):
+    """{file name: text} for the master secret and {role: secret}. Every
+    service's secret must point at the master's database."""
+    files = {}
+    setup = [f"OWP_DATABASE_URL={database_url(master, ca_bundle)}"]
+    for role, secret in sorted(services.items()):
+        if secret["username"] != role:
+            raise ValueError(f"the secret of {role} logs in as {secret['username']!r}")
+        for field in ("host", "dbname"):
+            if secret.get(field, "owp") != master.get(field, "owp"):
+                raise ValueError(f"the secret of {role} names another {field} than the master's")
+        setup.append(f"{password_variable(role)}={environment_value(secret['password'], role)}")
+    files["setup.env"] = "\n".join(setup) + "\n"
+    for unit, role in SERVICE_ROLES.items():
+        files[f"{unit}.env"] = f"OWP_DATABASE_URL={database_url(services[role], ca_bundle)}\n"
+    return files
 
 
 def main():  # pragma: no cover - needs AWS
     import boto3
 
-    arn = os.environ["OWP_DATABASE_SECRET_ARN"]
     out_dir = os.environ["RUNTIME_DIRECTORY"]
     # AWS_ENDPOINT_URL as newer SDKs honour it (Debian 12's boto3 1.26 does not): a local stand-in.
     client = boto3.client("secretsmanager", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
-    value = client.get_secret_value(SecretId=arn)
-    text = render(json.loads(value["SecretString"]))
-    tmp = os.path.join(out_dir, "database.env.tmp")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        f.write(text)
-    os.replace(tmp, os.path.join(out_dir, "database.env"))
-    print("rendered OWP_DATABASE_URL", file=sys.stderr)
+
+    def secret(arn):
+        return json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+
+    master = secret(os.environ["OWP_DATABASE_SECRET_ARN"])
+    services = {role: secret(arn) for role, arn in parse_service_secrets(os.environ["OWP_DATABASE_SERVICE_SECRETS"]).items()}
+    for name, text in render(master, services).items():
+        tmp = os.path.join(out_dir, name + ".tmp")
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(text)
+        os.replace(tmp, os.path.join(out_dir, name))
+    print("rendered the database settings of the set-up and of each service", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover
