@@ -166,7 +166,7 @@ def signed_release(tmp_path, keys, version="1.2.3", key="release", tamper=None, 
     """A release tarball as `deployer package` writes one: bin/, manifest.json and its
     minisign signature at the top level."""
     staging = tmp_path / f"release-{version}-{key}-{tamper}-{extra}"
-    files = {f"bin/{b}": f"#!/bin/sh\necho {b}\n" for b in SERVICES + ["deployer"]}
+    files = {f"bin/{b}": f"#!/bin/sh\necho {b}\n" for b in SERVICES + ["owp", "deployer"]}
     for rel, text in files.items():
         f = staging / rel
         f.parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,18 @@ def test_dist_holds_exactly_the_app_units():
         assert re.search(r"^ExecStart=/opt/owp/current/bin/", text, re.M), unit.name
 
 
+def test_each_service_reads_only_its_own_database_settings():
+    for service in SERVICES:
+        text = (REPO / f"dist/systemd/owp-{service}.service").read_text()
+        files = re.findall(r"^EnvironmentFile=-?/run/owp-database/(\S+)$", text, re.M)
+        assert files == ([] if service == "writepoint" else [f"{service}.env"]), service
+        # The instance role reads every database secret: the services may not reach its credentials.
+        assert "IPAddressDeny=169.254.169.254/32 fd00:ec2::254/128" in text, service
+    setup = (REPO / "dist/systemd/owp-database-setup.service").read_text()
+    assert "EnvironmentFile=/run/owp-database/setup.env" in setup
+    assert "ExecStart=/opt/owp/current/bin/owp database setup" in setup
+
+
 def test_app_image_contents(image_root):
     root = image_root
     release = root / "opt/owp/releases/1.2.3"
