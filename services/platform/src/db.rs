@@ -216,4 +216,52 @@ mod tests {
             .unwrap();
         assert!(encrypted, "the connection is not encrypted");
     }
+
+    /// `sslmode=verify-full` trusts the server only if its certificate chains to `sslrootcert`
+    /// (or a public web root: rustls adds the file to them) and names the host. The test
+    /// PostgreSQL's snakeoil certificate chains to neither a CA made here nor a public root, so
+    /// both connections are refused, before any password could be sent.
+    #[tokio::test]
+    async fn verify_full_refuses_a_server_the_root_certificate_does_not_vouch_for() {
+        let base = std::env::var("OWP_TEST_DATABASE_BASE")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=not the server's CA",
+            ])
+            .arg("-keyout")
+            .arg(dir.path().join("ca.key"))
+            .arg("-out")
+            .arg(&ca)
+            .output()
+            .expect("openssl makes the test CA");
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        for query in
+            [format!("sslmode=verify-full&sslrootcert={}", ca.display()), "sslmode=verify-full".into()]
+        {
+            let settings = DatabaseSettings::new(format!("{base}/postgres?{query}"));
+            match settings.pool("public", 1).await {
+                Ok(_) => panic!("{query}: a server no root vouches for was trusted"),
+                // rustls's verdict, as sqlx reports it: "invalid peer certificate: UnknownIssuer".
+                Err(err) => assert!(
+                    err.to_string().contains("invalid peer certificate: UnknownIssuer"),
+                    "{query}: refused, but not for its certificate: {err}"
+                ),
+            }
+        }
+        // The same server with TLS but without verification is reachable: the refusal above is
+        // the certificate's.
+        let required = DatabaseSettings::new(format!("{base}/postgres?sslmode=require"));
+        required.pool("public", 1).await.expect("sslmode=require connects").close().await;
+    }
 }

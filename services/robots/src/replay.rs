@@ -85,6 +85,7 @@ pub async fn replay(
 ) -> anyhow::Result<ReplayReport> {
     let started = std::time::Instant::now();
     database.create_database_if_missing().await?;
+    let database = &as_projection_owner(database).await?;
     let admin = database.pool("public", 2).await?;
     let scratch = SchemaName::parse(format!("owp_rebuild_{}", std::process::id()))?;
     let pool = fresh_schema(database, &admin, &scratch).await?;
@@ -187,6 +188,25 @@ async fn set_capture_in(conn: &mut sqlx::PgConnection, schema: &SchemaName, on: 
         sqlx::query(&format!("ALTER TABLE {schema}.{table} {verb} TRIGGER USER")).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The rebuilt schema must belong to whoever owns the live one (the robots' role, where the
+/// database has roles), or the robots could not migrate it after the swap: an operator who
+/// connects as someone else (the master user) rebuilds acting as that owner.
+async fn as_projection_owner(database: &DatabaseSettings) -> anyhow::Result<DatabaseSettings> {
+    let probe = database.pool("public", 1).await?;
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace
+          WHERE nspname = $1 AND nspowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+    )
+    .bind(PROJECTION_SCHEMA)
+    .fetch_optional(&probe)
+    .await?;
+    probe.close().await;
+    Ok(match owner {
+        Some(owner) => database.acting_as(&owner),
+        None => database.clone(),
+    })
 }
 
 /// Gives the rebuilt schema and its tables the privileges other roles hold on the live ones

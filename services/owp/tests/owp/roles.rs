@@ -225,3 +225,39 @@ async fn setup_runs_again_and_at_once() {
     drop(readpoint);
     db.drop().await;
 }
+
+/// A database the services made before there were roles (everything owned by the master user)
+/// is handed to the owners by the set-up, so that the owners' later migrations may alter it.
+#[tokio::test]
+async fn setup_adopts_a_database_made_before_the_roles() {
+    let base = std::env::var("OWP_TEST_DATABASE_BASE")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("owp_test_roles_{}", uuid::Uuid::new_v4().simple());
+    let admin = DatabaseSettings::new(format!("{base}/{name}"));
+    // As every service did until now: migrate as the one user there was.
+    owp_robots::app::prepare_database(&admin).await.unwrap().close().await;
+    owp_auth::prepare_database(&admin).await.unwrap().close().await;
+    let logins: Vec<roles::Login> = roles::SERVICE_ROLES
+        .iter()
+        .map(|role| roles::Login { role: (*role).to_owned(), password: None })
+        .collect();
+    owp::database::setup(&admin, &logins).await.unwrap();
+    let db = Database { admin, name };
+    let mut admin = PgConnection::connect(&db.admin.database_url).await.unwrap();
+    let strays: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relnamespace::regnamespace::text || '.' || c.relname, pg_get_userbyid(c.relowner)::text
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname IN ('owp', 'owp_auth') AND pg_get_userbyid(c.relowner) <> pg_get_userbyid(n.nspowner)",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(strays, [], "objects not owned by their schema's owner");
+    let mut robots = db.connect(roles::ROBOTS).await;
+    allowed(&mut robots, "ALTER TABLE owp.users ADD COLUMN IF NOT EXISTS probe text").await;
+    let mut readpoint = db.connect(roles::READPOINT).await;
+    allowed(&mut readpoint, "SELECT 1 FROM owp.sessions").await;
+    refused(&mut readpoint, "DELETE FROM owp.sessions").await;
+    drop((robots, readpoint, admin));
+    db.drop().await;
+}

@@ -4,16 +4,9 @@
 //! locally or as the RDS master user (which becomes a member of every service role, so that it
 //! can create their schemas and grant on their tables). The services then connect as their own
 //! role. The roles are made NOLOGIN; a deployment turns one into a login with a password it
-//! passes in ([`Login`]), so no password is ever written in a migration or in this code.
-//!
-//! | role | owns (writes) | may also |
-//! |---|---|---|
-//! | `owp_robots` | `owp` (projection), `owp_robots` (command robot) | create schemas (`owp replay` builds into a fresh one) |
-//! | `owp_auth` | `owp_auth` (login throttling) | read `owp.users`, `owp.credentials`, `owp.sessions` |
-//! | `owp_translator` | `owp_translator`, `owp_read` (the JSONB read store) | read the captured projection tables, take rows off `owp.translator_outbox` |
-//! | `owp_readpoint` | nothing | read `owp.sessions`, `owp.session_activity` and everything in `owp_read` |
-//!
-//! The write point has no role: it never connects to PostgreSQL.
+//! passes in ([`Login`]), so no password is ever written in a migration or in this code. The
+//! write point has no role: it never connects. The table of roles and grants is in
+//! docs/architecture.md ("Database roles and grants"); [`GRANTS`] is its source.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
