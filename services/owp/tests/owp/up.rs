@@ -201,6 +201,39 @@ fn owp_up_serves_a_user_end_to_end_with_a_database_role_per_service() {
                 .unwrap();
             let users = String::from_utf8_lossy(&users.stdout).trim().to_owned();
             assert_eq!(users, "owp_auth,owp_readpoint,owp_robots,owp_translator", "connected to {database}");
+
+            // An operator rebuilds the projection as the set-up's user: the rebuilt schema stays
+            // the robots', with the grants the others had, and the services keep working.
+            let replay = Command::new(env!("CARGO_BIN_EXE_owp"))
+                .arg("replay")
+                .env("OWP_KAFKA_BROKERS", brokers())
+                .env("OWP_DATABASE_URL", format!("{base}/{database}"))
+                .env("OWP_EVENTS_TOPIC", format!("owp.test.roles.{id}.events"))
+                .env("OWP_COMMANDS_TOPIC", format!("owp.test.roles.{id}.commands"))
+                .env("OWP_DEADLETTER_TOPIC", format!("owp.test.roles.{id}.deadletter"))
+                .env("OWP_GROUP_PREFIX", format!("owp.test.roles.{id}."))
+                .env("OWP_LOG_FORMAT", "json")
+                .output()
+                .unwrap();
+            assert!(replay.status.success(), "owp replay: {}", String::from_utf8_lossy(&replay.stderr));
+            let rebuilt = Command::new("psql")
+                .args([&format!("{base}/{database}"), "-Atc"])
+                .arg(
+                    "SELECT pg_get_userbyid(nspowner) || ' ' || has_table_privilege('owp_readpoint', 'owp.sessions', 'SELECT') \
+                     || ' ' || has_table_privilege('owp_translator', 'owp.translator_outbox', 'DELETE') \
+                     || ' ' || has_table_privilege('owp_readpoint', 'owp.sessions', 'DELETE') \
+                     FROM pg_namespace WHERE nspname = 'owp'",
+                )
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&rebuilt.stdout).trim(), "owp_robots true true false");
+            let again = client
+                .post(format!("http://127.0.0.1:{auth}/v1/login"))
+                .json(&credentials)
+                .send()
+                .await
+                .unwrap();
+            assert!(again.status().is_success(), "login after the replay: {}", again.status());
         });
     });
     let _ = Command::new("kill").args(["-TERM", &owp.id().to_string()]).status();
