@@ -189,6 +189,12 @@ fn owp_up_serves_a_user_end_to_end_with_a_database_role_per_service() {
                 assert!(Instant::now() < deadline, "the business was not readable within 20 s");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            // Listings and the caller's messages: the read store's listing path as the read point.
+            for path in ["/v1/collections/businesses?limit=5&q=vegetables", "/v1/messages"] {
+                let listed =
+                    client.get(format!("http://127.0.0.1:{readpoint}{path}")).bearer_auth(&session).send().await.unwrap();
+                assert_eq!(listed.status(), 200, "{path}: {}", listed.text().await.unwrap());
+            }
             let logout =
                 client.post(format!("http://127.0.0.1:{auth}/v1/logout")).bearer_auth(&session).send().await.unwrap();
             assert!(logout.status().is_success(), "logout: {}", logout.status());
