@@ -44,6 +44,21 @@ variable "release_public_key" {
   }
 }
 
+variable "rds_ca_bundle_sha256" {
+  type        = string
+  description = "sha256 of the RDS global CA bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem) as last reviewed; the bake fetches the bundle and refuses any other. Bump it when AWS publishes a new bundle."
+  validation {
+    condition     = length(var.rds_ca_bundle_sha256) == 64 && regex_replace(var.rds_ca_bundle_sha256, "[0-9a-f]", "") == ""
+    error_message = "The rds_ca_bundle_sha256 must be 64 lowercase hex digits."
+  }
+}
+
+variable "rds_ca_bundle_url" {
+  type        = string
+  description = "Where the bake fetches the RDS CA bundle from (scripts/test-image points it at a stand-in)."
+  default     = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+}
+
 variable "aws_region" {
   type        = string
   description = "Region the AMI is built and registered in."
@@ -145,7 +160,7 @@ build {
   provisioner "shell" {
     inline = [
       "sudo bash /tmp/owp-packer/scripts/base.sh",
-      "sudo bash /tmp/owp-packer/scripts/app-image.sh --release-tarball /tmp/owp-packer/release.tar.gz --version ${var.version} --release-public-key /tmp/owp-packer/release.pub --units-dir /tmp/owp-packer/dist/systemd",
+      "sudo bash /tmp/owp-packer/scripts/app-image.sh --release-tarball /tmp/owp-packer/release.tar.gz --version ${var.version} --release-public-key /tmp/owp-packer/release.pub --rds-ca-url ${var.rds_ca_bundle_url} --rds-ca-sha256 ${var.rds_ca_bundle_sha256} --units-dir /tmp/owp-packer/dist/systemd",
       "sudo bash /tmp/owp-packer/scripts/cleanup.sh --yes-this-is-the-image-builder",
     ]
   }

@@ -9,6 +9,10 @@
 #   OWP_BAKE_FORCE=true   bake every image (the Jenkins parameter FORCE_BAKE)
 #   OWP_RELEASE_PUBLIC_KEY  the release public key file (minisign .pub) the app image trusts
 #                         and verifies its release against (required to bake the app image)
+#   OWP_RDS_CA_BUNDLE_SHA256  sha256 of the RDS global CA bundle as last reviewed: the app image
+#                         fetches the bundle at bake time and refuses any other (required to
+#                         bake the app image; a Jenkins global variable, bumped when AWS
+#                         publishes a new bundle)
 #   OWP_BAKE_IMAGES       images to consider (default "app kafka zookeeper")
 #   OWP_STATE_BUCKET      where terraform/env reads the manifests from (default
 #                         owp-tfstate-<account>-<region>, as terraform/env computes it)
@@ -85,8 +89,10 @@ for image in "${bake[@]}"; do
   args=(-var "git_commit=$head" -var "aws_region=$AWS_REGION" -var "manifest_dir=$manifests")
   if [ "$image" = app ]; then
     need OWP_RELEASE_PUBLIC_KEY
+    need OWP_RDS_CA_BUNDLE_SHA256
     args+=(-var "version=$(release_version)" -var "release_tarball=$(release_tarball)"
-      -var "release_public_key=$(sed -n 2p "$OWP_RELEASE_PUBLIC_KEY")")
+      -var "release_public_key=$(sed -n 2p "$OWP_RELEASE_PUBLIC_KEY")"
+      -var "rds_ca_bundle_sha256=$OWP_RDS_CA_BUNDLE_SHA256")
   fi
   packer build -color=false "${args[@]}" "packer/$image.pkr.hcl" >"$logs/$image.log" 2>&1 &
   pids[$image]=$!

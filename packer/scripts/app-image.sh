@@ -9,17 +9,25 @@
 # its version, and the sha256 and size of every file, with nothing unlisted.
 # Run base.sh first. ROOT=/some/dir fills a staging directory instead of /.
 #
+# The RDS CA bundle every service verifies the database server against
+# (sslmode=verify-full) is fetched from AWS's trust store and checked against
+# the sha256 the build pins (--rds-ca-sha256; packer's rds_ca_bundle_sha256), or
+# taken from --rds-ca-bundle FILE, checked the same way.
+#
 # usage: app-image.sh --release-tarball FILE --version X.Y.Z
-#          --release-public-key FILE [--units-dir DIR] [--files-dir DIR]
-# On the image builder (ROOT=/) the key is required. A staging directory
-# without a key (laptop runs of the other steps) skips the verification and
-# says so.
+#          --release-public-key FILE --rds-ca-sha256 HEX [--rds-ca-url URL]
+#          [--rds-ca-bundle FILE]
+#          [--units-dir DIR] [--files-dir DIR]
+# On the image builder (ROOT=/) the key and the CA checksum are required. A
+# staging directory without them (laptop runs of the other steps) skips the
+# verification, or the bundle, and says so.
 set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-tarball="" version="" public_key=""
+tarball="" version="" public_key="" rds_ca_sha256="" rds_ca_bundle=""
+rds_ca_url="https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 units_dir="$SCRIPT_DIR/../../dist/systemd"
 files_dir="$SCRIPT_DIR/../files"
 while (($#)); do
@@ -27,6 +35,9 @@ while (($#)); do
     --release-tarball) tarball="$2"; shift 2 ;;
     --version) version="$2"; shift 2 ;;
     --release-public-key) public_key="$2"; shift 2 ;;
+    --rds-ca-sha256) rds_ca_sha256="$2"; shift 2 ;;
+    --rds-ca-bundle) rds_ca_bundle="$2"; shift 2 ;;
+    --rds-ca-url) rds_ca_url="$2"; shift 2 ;;
     --units-dir) units_dir="$2"; shift 2 ;;
     --files-dir) files_dir="$2"; shift 2 ;;
     *) die "unknown argument $1" ;;
@@ -46,8 +57,17 @@ else
   log "no --release-public-key: release signature NOT verified (staging directory only)"
 fi
 
+if [[ -n "$rds_ca_sha256" ]]; then
+  [[ "$rds_ca_sha256" =~ ^[0-9a-f]{64}$ ]] || die "--rds-ca-sha256 must be 64 lowercase hex digits"
+elif live_system; then
+  die "--rds-ca-sha256 HEX is required: the services verify the database against the RDS CA bundle"
+elif [[ -n "$rds_ca_bundle" ]]; then
+  die "--rds-ca-bundle needs --rds-ca-sha256 to check it against"
+fi
+
 services=(writepoint readpoint auth robots translator)
-binaries=("${services[@]}" deployer)
+# owp: `owp database setup`, run by owp-database-setup.service.
+binaries=("${services[@]}" owp deployer)
 
 # libssl3: the services' librdkafka links OpenSSL (TLS and SCRAM to the brokers).
 apt_install polkitd minisign libssl3
@@ -117,9 +137,28 @@ ln -sfn "releases/${version}" "${ROOT}/opt/owp/current.tmp"
 mv -T "${ROOT}/opt/owp/current.tmp" "${ROOT}/opt/owp/current"
 
 # Units: from dist/systemd, the single source the release packaging uses.
-for svc in "${services[@]}" deployer; do
+for svc in "${services[@]}" deployer database-setup; do
   put 0644 "$units_dir/owp-${svc}.service" "/etc/systemd/system/owp-${svc}.service"
 done
+# The RDS CA bundle, for sslmode=verify-full (owp-database-env renders sslrootcert with this path).
+if [[ -n "$rds_ca_sha256" ]]; then
+  ca_work="$(mktemp -d)"
+  if [[ -n "$rds_ca_bundle" ]]; then
+    cp "$rds_ca_bundle" "$ca_work/bundle.pem"
+  else
+    # file: for scripts/test-image's stand-in; the checksum below decides either way.
+    curl -fsSL --proto '=https,file' --retry 3 -o "$ca_work/bundle.pem" "$rds_ca_url" ||
+      die "cannot fetch the RDS CA bundle from $rds_ca_url"
+  fi
+  echo "$rds_ca_sha256  $ca_work/bundle.pem" | sha256sum --check --status ||
+    die "the RDS CA bundle's sha256 is $(sha256sum "$ca_work/bundle.pem" | cut -d' ' -f1), not the pinned $rds_ca_sha256"
+  grep -q -- '-----BEGIN CERTIFICATE-----' "$ca_work/bundle.pem" || die "the RDS CA bundle holds no certificate"
+  put 0644 "$ca_work/bundle.pem" /etc/owp/rds-global-bundle.pem
+  rm -rf "$ca_work"
+  log "RDS CA bundle verified (sha256 $rds_ca_sha256) at /etc/owp/rds-global-bundle.pem"
+else
+  log "no --rds-ca-sha256: no RDS CA bundle (staging directory only)"
+fi
 put 0644 "$files_dir/app/owp-database-env.service" /etc/systemd/system/owp-database-env.service
 put 0644 "$files_dir/app/owp-database-env.py" /usr/local/lib/owp/owp-database-env.py
 put 0644 "$files_dir/app/50-owp-deployer.polkit.rules" /etc/polkit-1/rules.d/50-owp-deployer.rules

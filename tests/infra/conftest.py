@@ -83,7 +83,7 @@ def sha512(path):
 @pytest.fixture(scope="session")
 def release_tarball(tmp_path_factory):
     d = tmp_path_factory.mktemp("release")
-    binaries = {f"bin/{b}": (0o755, f"#!/bin/sh\necho {b}\n") for b in SERVICES + ["deployer"]}
+    binaries = {f"bin/{b}": (0o755, f"#!/bin/sh\necho {b}\n") for b in SERVICES + ["owp", "deployer"]}
     return make_tarball(d / "owp-1.2.3.tar.gz", "owp-1.2.3", binaries)
 
 
@@ -105,7 +105,11 @@ def image_root(tmp_path_factory, release_tarball, kafka_tarball):
     env = {**os.environ, "ROOT": str(root)}
     scripts = PACKER / "scripts"
     run(["bash", scripts / "base.sh"], env=env)
-    run(["bash", scripts / "app-image.sh", "--release-tarball", release_tarball, "--version", "1.2.3"], env=env)
+    # A stand-in for the RDS CA bundle, pinned by its checksum as the bake pins the real one.
+    bundle = root.parent / "rds-ca-bundle.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n")
+    run(["bash", scripts / "app-image.sh", "--release-tarball", release_tarball, "--version", "1.2.3",
+         "--rds-ca-bundle", bundle, "--rds-ca-sha256", hashlib.sha256(bundle.read_bytes()).hexdigest()], env=env)
     run(["bash", scripts / "zookeeper-image.sh"], env=env)
     run(["bash", scripts / "kafka-image.sh", "--version", "3.9.1", "--tarball", kafka_tarball,
          "--sha512", sha512(kafka_tarball)], env=env)

@@ -130,7 +130,7 @@ def test_every_variable_the_units_need_is_written():
     needed = {
         "owp-deployer": {"OWP_DEPLOYER_BUCKET", "OWP_DEPLOYER_ENVIRONMENT", "OWP_DEPLOYER_TARGET_GROUP_ARNS"},
         "owp-journal-shipper": {"OWP_LOG_GROUP", "OWP_LOG_UNITS", "AWS_DEFAULT_REGION"},
-        "owp-database-env": {"OWP_DATABASE_SECRET_ARN", "AWS_DEFAULT_REGION"},
+        "owp-database-env": {"OWP_DATABASE_SECRET_ARN", "OWP_DATABASE_SERVICE_SECRETS", "AWS_DEFAULT_REGION"},
         "owp-launch-gate": {"OWP_DEPLOYER_BUCKET", "OWP_DEPLOYER_ENVIRONMENT", "OWP_AUTOSCALING_GROUP", "OWP_LAUNCH_HOOK",
                             "AWS_DEFAULT_REGION"},
         "services": {"OWP_KAFKA_BROKERS", "OWP_READ_STORE", "OWP_WRITEPOINT_ADDR", "OWP_READPOINT_ADDR", "OWP_AUTH_ADDR",
@@ -166,7 +166,7 @@ def signed_release(tmp_path, keys, version="1.2.3", key="release", tamper=None, 
     """A release tarball as `deployer package` writes one: bin/, manifest.json and its
     minisign signature at the top level."""
     staging = tmp_path / f"release-{version}-{key}-{tamper}-{extra}"
-    files = {f"bin/{b}": f"#!/bin/sh\necho {b}\n" for b in SERVICES + ["deployer"]}
+    files = {f"bin/{b}": f"#!/bin/sh\necho {b}\n" for b in SERVICES + ["owp", "deployer"]}
     for rel, text in files.items():
         f = staging / rel
         f.parent.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,9 @@ import pytest
 from conftest import PACKER, REPO, SERVICES, make_tarball, run
 
 DIST_UNITS = sorted((REPO / "dist/systemd").glob("*.service"))
-APP_UNITS = [f"owp-{s}.service" for s in SERVICES + ["deployer"]]
-# Long-running services: the hardening bar is exposure <= 3.0.
+APP_UNITS = [f"owp-{s}.service" for s in SERVICES + ["deployer", "database-setup"]]
+# Long-running services (and the database set-up, which holds the master URL): the hardening bar
+# is exposure <= 3.0.
 HARDENED = APP_UNITS + ["owp-journal-shipper.service", "owp-database-env.service", "owp-launch-gate.service",
                         "owp-search-signer.service", "owp-node-metrics.service", "kafka.service", "zookeeper.service"]
 # Boot steps that format and mount disks as root before the service they
@@ -23,12 +24,24 @@ ROOT_ONESHOTS = ["owp-kafka-node.service", "owp-zookeeper-disk.service"]
 MAX_EXPOSURE = 3.0
 
 
-def test_dist_holds_exactly_the_six_units():
+def test_dist_holds_exactly_the_app_units():
     assert [p.name for p in DIST_UNITS] == sorted(APP_UNITS)
     for unit in DIST_UNITS:
         text = unit.read_text()
         assert "EnvironmentFile=/etc/owp/owp.env" in text
         assert re.search(r"^ExecStart=/opt/owp/current/bin/", text, re.M), unit.name
+
+
+def test_each_service_reads_only_its_own_database_settings():
+    for service in SERVICES:
+        text = (REPO / f"dist/systemd/owp-{service}.service").read_text()
+        files = re.findall(r"^EnvironmentFile=-?/run/owp-database/(\S+)$", text, re.M)
+        assert files == ([] if service == "writepoint" else [f"{service}.env"]), service
+        # The instance role reads every database secret: the services may not reach its credentials.
+        assert "IPAddressDeny=169.254.169.254/32 fd00:ec2::254/128" in text, service
+    setup = (REPO / "dist/systemd/owp-database-setup.service").read_text()
+    assert "EnvironmentFile=/run/owp-database/setup.env" in setup
+    assert "ExecStart=/opt/owp/current/bin/owp database setup" in setup
 
 
 def test_app_image_contents(image_root):
@@ -57,6 +70,10 @@ def test_app_image_contents(image_root):
               "usr/lib/sysusers.d/owp.conf", "usr/lib/tmpfiles.d/owp.conf"]:
         assert (root / f).is_file(), f
     assert "OWP_IMAGE_RELEASE=1.2.3" in (root / "etc/owp/image-release").read_text()
+    # The CA bundle owp-database-env's sslrootcert names, readable by the services' dynamic users.
+    bundle = root / "etc/owp/rds-global-bundle.pem"
+    assert "BEGIN CERTIFICATE" in bundle.read_text() and stat.S_IMODE(bundle.stat().st_mode) == 0o644
+    assert '"/etc/owp/rds-global-bundle.pem"' in (PACKER / "files/app/owp-database-env.py").read_text()
     # Nothing is enabled in the image: user data enables units after it has
     # written their configuration.
     wants = root / "etc/systemd/system/multi-user.target.wants"
@@ -87,6 +104,14 @@ def test_scripts_refuse_bad_input(tmp_path, release_tarball, kafka_tarball):
     missing = run(["bash", PACKER / "scripts/app-image.sh", "--release-tarball", broken, "--version", "1.0.0"],
                   env=env, check=False)
     assert missing.returncode != 0 and "bin/" in missing.stderr
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nnot the reviewed one\n-----END CERTIFICATE-----\n")
+    wrong_ca = run(["bash", PACKER / "scripts/app-image.sh", "--release-tarball", release_tarball, "--version", "1.0.0",
+                    "--rds-ca-bundle", bundle, "--rds-ca-sha256", "0" * 64], env=env, check=False)
+    assert wrong_ca.returncode != 0 and "not the pinned" in wrong_ca.stderr
+    unpinned = run(["bash", PACKER / "scripts/app-image.sh", "--release-tarball", release_tarball, "--version", "1.0.0",
+                    "--rds-ca-bundle", bundle], env=env, check=False)
+    assert unpinned.returncode != 0 and "--rds-ca-sha256" in unpinned.stderr
     kafka4 = run(["bash", PACKER / "scripts/kafka-image.sh", "--version", "4.0.0", "--tarball", kafka_tarball, "--sha512", "0" * 128],
                  env=env, check=False)
     assert kafka4.returncode != 0 and "3.9" in kafka4.stderr

@@ -74,6 +74,7 @@ def clone(tmp_path):
     public_key.write_text("untrusted comment: minisign public key 0123456789ABCDEF\nRW" + "A" * 54 + "\n")
     env = {
         "OWP_RELEASE_PUBLIC_KEY": str(public_key),
+        "OWP_RDS_CA_BUNDLE_SHA256": "ab" * 32,
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "HOME": str(tmp_path),
         "FAKE_LOG": str(log),
@@ -163,6 +164,7 @@ def test_the_app_image_gets_this_builds_release(clone):
     assert "release_tarball=" in app and "owp-1.2.3-b7.gabc.tar.gz" in app
     assert f"git_commit={git(clone[0], 'rev-parse', 'HEAD')}" in app
     assert "release_public_key=RW" + "A" * 54 in app
+    assert "rds_ca_bundle_sha256=" + "ab" * 32 in app
 
 
 def test_the_app_image_is_not_baked_without_the_release_key(clone):

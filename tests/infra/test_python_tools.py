@@ -52,12 +52,62 @@ def test_shipper_unit_filter():
     assert not shipper.wanted("", ["owp-"])
 
 
-def test_database_url_is_percent_encoded_and_requires_tls():
+def test_database_url_is_percent_encoded_and_verifies_the_server_against_the_rds_ca():
     url = database_env.database_url({"username": "owp", "password": "p@ss:w/rd#?", "host": "db.local", "port": 5432, "dbname": "owp"})
-    assert url == "postgres://owp:p%40ss%3Aw%2Frd%23%3F@db.local:5432/owp?sslmode=require"
-    line = database_env.render({"username": "owp", "password": "a b", "host": "h"})
-    assert line == "OWP_DATABASE_URL=postgres://owp:a%20b@h:5432/owp?sslmode=require\n"
-    assert json  # the secret is JSON; the renderer takes the decoded dict
+    assert url == ("postgres://owp:p%40ss%3Aw%2Frd%23%3F@db.local:5432/owp"
+                   "?sslmode=verify-full&sslrootcert=/etc/owp/rds-global-bundle.pem")
+    # Only a secret lowers it (scripts/test-image's local PostgreSQL), and never below require.
+    lowered = database_env.database_url({"username": "u", "password": "p", "host": "h", "sslmode": "require"})
+    assert lowered == "postgres://u:p@h:5432/owp?sslmode=require"
+    for weak in ("disable", "prefer", "allow", "verify-ca"):
+        with pytest.raises(ValueError, match="sslmode"):
+            database_env.database_url({"username": "u", "password": "p", "host": "h", "sslmode": weak})
+    assert json  # the secrets are JSON; the renderer takes the decoded dicts
+
+
+def service_secrets(**changes):
+    secrets = {role: {"username": role, "password": f"pw{role}", "host": "db.rds", "port": 5432, "dbname": "owp"}
+               for role in ("owp_robots", "owp_auth", "owp_translator", "owp_readpoint")}
+    for role, change in changes.items():
+        secrets[role] = {**secrets[role], **change}
+    return secrets
+
+
+def test_each_service_gets_only_its_own_role_and_the_write_point_none():
+    master = {"username": "owp_master", "password": "masterpw", "host": "db.rds", "port": 5432, "dbname": "owp"}
+    files = database_env.render(master, service_secrets(), ca_bundle="/ca.pem")
+    assert sorted(files) == ["auth.env", "readpoint.env", "robots.env", "setup.env", "translator.env"]
+    tls = "?sslmode=verify-full&sslrootcert=/ca.pem"
+    assert files["readpoint.env"] == f"OWP_DATABASE_URL=postgres://owp_readpoint:pwowp_readpoint@db.rds:5432/owp{tls}\n"
+    for unit, role in database_env.SERVICE_ROLES.items():
+        assert files[f"{unit}.env"].count("\n") == 1 and f"//{role}:" in files[f"{unit}.env"]
+        assert "masterpw" not in files[f"{unit}.env"]
+    # The set-up alone has the master URL and every role's password, as `owp database setup` reads them.
+    assert files["setup.env"].splitlines() == [
+        f"OWP_DATABASE_URL=postgres://owp_master:masterpw@db.rds:5432/owp{tls}",
+        "OWP_AUTH_DATABASE_PASSWORD=pwowp_auth",
+        "OWP_READPOINT_DATABASE_PASSWORD=pwowp_readpoint",
+        "OWP_ROBOTS_DATABASE_PASSWORD=pwowp_robots",
+        "OWP_TRANSLATOR_DATABASE_PASSWORD=pwowp_translator",
+    ]
+    # The names the Rust side reads (services/owp/src/database.rs: OWP_<ROLE>_DATABASE_PASSWORD).
+    assert database_env.password_variable("owp_readpoint") == "OWP_READPOINT_DATABASE_PASSWORD"
+
+
+def test_service_secrets_that_do_not_fit_are_refused():
+    master = {"username": "m", "password": "p", "host": "db.rds", "dbname": "owp"}
+    with pytest.raises(ValueError, match="logs in as"):
+        database_env.render(master, service_secrets(owp_readpoint={"username": "owp_robots"}))
+    with pytest.raises(ValueError, match="host"):
+        database_env.render(master, service_secrets(owp_auth={"host": "elsewhere"}))
+    with pytest.raises(ValueError, match="environment file"):
+        database_env.render(master, service_secrets(owp_auth={"password": "a'b"}))
+    assert database_env.parse_service_secrets(
+        "owp_robots=arn:r, owp_auth=arn:a,owp_translator=arn:t,owp_readpoint=arn:x") == {
+        "owp_robots": "arn:r", "owp_auth": "arn:a", "owp_translator": "arn:t", "owp_readpoint": "arn:x"}
+    for bad in ("owp_robots=arn:r", "owp_robots", "owp_robots=arn:r,owp_auth=arn:a,owp_translator=arn:t,owp_readpoint=arn:x,x=y"):
+        with pytest.raises(ValueError, match="OWP_DATABASE_SERVICE_SECRETS"):
+            database_env.parse_service_secrets(bad)
 
 
 class FakeRds:

@@ -4,7 +4,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, middleware};
 use owp_platform::{
-    db::DatabaseSettings,
+    db::{self, DatabaseSettings},
     http::{self, Health, HttpMetrics, NotReady, ReadyCheck},
     kafka::{self, KafkaSettings, ProducerTuning},
     topics::Topics,
@@ -26,12 +26,12 @@ pub struct Application {
 /// Brings auth's own schema up to date, as the robots do theirs: several processes may start at
 /// once, so a session lock makes them take turns (CREATE SCHEMA IF NOT EXISTS is not safe
 /// against a concurrent twin). Returns a pool on that schema.
-async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgPool> {
+pub async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgPool> {
     let pool = database.pool(AUTH_SCHEMA, 8).await?;
     let mut conn = pool.acquire().await?;
     sqlx::query("SELECT pg_advisory_lock(hashtext('owp_auth.migrate'))").execute(&mut *conn).await?;
     let migrated = async {
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {AUTH_SCHEMA}")).execute(&mut *conn).await?;
+        sqlx::query(&db::create_schema_if_missing(AUTH_SCHEMA)).execute(&mut *conn).await?;
         MIGRATOR.run(&mut *conn).await?;
         anyhow::Ok(())
     }

@@ -17,7 +17,7 @@ mod routes;
 mod settings;
 mod throttle;
 
-pub use app::Application;
+pub use app::{Application, prepare_database};
 pub use error::Error;
 pub use settings::Settings;
 

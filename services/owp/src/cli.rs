@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use owp_platform::{db::DatabaseSettings, kafka::KafkaSettings, shutdown, telemetry, topics::Topics};
 
-use crate::{bench, deadletter, read, replay, topics, translator, up};
+use crate::{bench, database, deadletter, read, replay, topics, translator, up};
 
 /// One write point, one read point, one log: run the services and operate them.
 #[derive(Debug, Parser)]
@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Run services in this process (all of them unless --services says otherwise).
     Up(Box<up::UpArgs>),
+    /// The database's service roles, schemas and grants.
+    #[command(subcommand)]
+    Database(database::DatabaseCommand),
     /// Create the OWP topics that do not exist yet.
     Topics(topics::TopicsArgs),
     /// Print messages from a topic, one JSON object per line.
@@ -55,6 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Replay(args) => replay::run(&cli.kafka, &cli.topics, &cli.database, &args).await,
         Command::Deadletter(command) => deadletter::run(&cli.kafka, &cli.database, command).await,
+        Command::Database(command) => database::run(&cli.database, command).await,
         Command::Topics(args) => topics::run(&cli.kafka, &cli.topics, &args).await,
         Command::Read(args) => read::run(&cli.kafka, &args).await,
         Command::Translator(command) => translator::run(&cli.database, command).await,

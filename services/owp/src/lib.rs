@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod database;
 pub mod deadletter;
 pub mod read;
 pub mod replay;

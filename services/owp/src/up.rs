@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use owp_platform::{
-    db::DatabaseSettings,
+    db::{DatabaseSettings, roles},
     kafka::{self, KafkaSettings},
     topics::Topics,
 };
@@ -53,6 +53,12 @@ pub struct UpArgs {
     /// with the infrastructure).
     #[arg(long, env = "OWP_ENSURE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub ensure_topics: bool,
+    /// Set up the database (`owp database setup`) with OWP_DATABASE_URL, then connect each
+    /// service as its own role (`owp_robots`, `owp_auth`, `owp_translator`, `owp_readpoint`,
+    /// with the password in OWP_<ROLE>_DATABASE_PASSWORD if set), as a deployment does. Off:
+    /// every service connects with OWP_DATABASE_URL.
+    #[arg(long, env = "OWP_DATABASE_ROLES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub database_roles: bool,
     #[command(flatten)]
     pub topics: TopicSettings,
     #[command(flatten)]
@@ -84,6 +90,19 @@ pub async fn run(
             tracing::info!(topic = %name, "topic created");
         }
     }
+    let uses_database = args.services.iter().any(|s| *s != Service::Writepoint);
+    let as_role = |role: &str| -> anyhow::Result<DatabaseSettings> {
+        if args.database_roles {
+            crate::database::service_database(database, role)
+        } else {
+            Ok(database.clone())
+        }
+    };
+    if args.database_roles && uses_database {
+        crate::database::setup(database, &crate::database::logins_from_env())
+            .await
+            .context("cannot set up the database roles (OWP_DATABASE_ROLES=false connects every service as OWP_DATABASE_URL)")?;
+    }
     // If one service fails, stop the others too rather than run half a stack.
     let stop = shutdown.child_token();
     let mut running = JoinSet::new();
@@ -97,16 +116,19 @@ pub async fn run(
         let stop = stop.clone();
         match service {
             Service::Robots => {
-                let robots = owp_robots::Robots::build(kafka_settings, topics, database, args.robots.clone())
-                    .await
-                    .context("cannot start the robots")?;
+                let database = as_role(roles::ROBOTS)?;
+                let robots =
+                    owp_robots::Robots::build(kafka_settings, topics, &database, args.robots.clone())
+                        .await
+                        .context("cannot start the robots")?;
                 running.spawn(async move { robots.run(stop).await });
             }
             Service::Auth => {
+                let database = as_role(roles::AUTH)?;
                 let auth = owp_auth::Application::build(
                     kafka_settings,
                     topics,
-                    database,
+                    &database,
                     owp_robots::PROJECTION_SCHEMA,
                     args.auth.clone(),
                 )
@@ -121,16 +143,18 @@ pub async fn run(
                 running.spawn(async move { app.run(stop).await.map_err(anyhow::Error::from) });
             }
             Service::Translator => {
+                let database = as_role(roles::TRANSLATOR)?;
                 let translator =
-                    owp_translator::Translator::build(database, &args.read_store, args.translator.clone())
+                    owp_translator::Translator::build(&database, &args.read_store, args.translator.clone())
                         .await
                         .context("cannot start the translator")?;
                 running.spawn(async move { translator.run(stop).await });
             }
             Service::Readpoint => {
                 let access = owp_readpoint::Access::load(&args.translator.config, args.robots.sessions)?;
+                let database = as_role(roles::READPOINT)?;
                 let app = owp_readpoint::Application::build(
-                    database,
+                    &database,
                     &args.read_store,
                     args.readpoint.clone(),
                     access,

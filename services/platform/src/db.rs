@@ -1,5 +1,8 @@
 //! PostgreSQL connections, written once: the database setting, pools pinned to a schema, and
-//! creating a database that does not exist yet (the local stack and the tests).
+//! creating a database that does not exist yet (the local stack and the tests). [`roles`]: one
+//! role per service, and what each may do.
+
+pub mod roles;
 
 use std::{str::FromStr, time::Duration};
 
@@ -20,17 +23,47 @@ pub struct DatabaseSettings {
         global = true
     )]
     pub database_url: String,
+    /// A role every connection switches to after logging in (`SET ROLE`), so that whoever
+    /// migrates creates a service's tables as that service's role, which then owns them.
+    #[arg(skip)]
+    pub acting_role: Option<String>,
 }
 
 impl DatabaseSettings {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { database_url: url.into() }
+        Self { database_url: url.into(), acting_role: None }
+    }
+
+    /// These settings, every connection acting as `role` (the connecting user must be a member).
+    pub fn acting_as(&self, role: &str) -> Self {
+        Self { database_url: self.database_url.clone(), acting_role: Some(role.to_owned()) }
+    }
+
+    /// The same server and database, logging in as `role` with `password` (none where the
+    /// server trusts the address, as the local stack does on loopback).
+    pub fn login_as(&self, role: &str, password: Option<&str>) -> Result<Self> {
+        let url = &self.database_url;
+        let not_a_url = || Error::Database {
+            context: format!("OWP_DATABASE_URL is not a postgres:// URL: {}", self.redacted()),
+            source: sqlx::Error::Configuration("no scheme".into()),
+        };
+        let (scheme, rest) = url.split_once("://").ok_or_else(not_a_url)?;
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        let userinfo = match password {
+            Some(password) => format!("{}:{}", encode_userinfo(role), encode_userinfo(password)),
+            None => encode_userinfo(role),
+        };
+        Ok(Self::new(format!("{scheme}://{userinfo}@{host}")))
     }
 
     fn options(&self) -> Result<PgConnectOptions> {
-        PgConnectOptions::from_str(&self.database_url).map_err(|err| Error::Database {
+        let options = PgConnectOptions::from_str(&self.database_url).map_err(|err| Error::Database {
             context: "OWP_DATABASE_URL is not a PostgreSQL URL".into(),
             source: err,
+        })?;
+        Ok(match &self.acting_role {
+            Some(role) => options.options([("role", role.as_str())]),
+            None => options,
         })
     }
 
@@ -117,6 +150,32 @@ impl DatabaseSettings {
     }
 }
 
+/// Percent-encodes a URL's user or password (RFC 3986 userinfo, unreserved characters kept).
+fn encode_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A statement that creates `schema` unless it exists. Unlike CREATE SCHEMA IF NOT EXISTS it
+/// needs no CREATE privilege on the database when the schema is there, so a service whose
+/// schema was made for it by the set-up (see [`roles`]) runs it as well as a superuser does.
+/// Two processes racing to create it: the loser's error is `23505` or `42P06`.
+pub fn create_schema_if_missing(schema: &str) -> String {
+    format!("DO $$ BEGIN IF to_regnamespace('{schema}') IS NULL THEN CREATE SCHEMA {schema}; END IF; END $$")
+}
+
+/// Whether `err` says another process created the object first.
+pub fn is_duplicate(err: &sqlx::Error) -> bool {
+    err.as_database_error().and_then(|e| e.code()).is_some_and(|c| matches!(&*c, "23505" | "42P06" | "42710"))
+}
+
 /// Whether an error is worth retrying as is: the server went away, restarted, or asked us to
 /// retry. Everything else is about the data and will fail again.
 pub fn is_transient(err: &sqlx::Error) -> bool {
@@ -156,5 +215,53 @@ mod tests {
             .await
             .unwrap();
         assert!(encrypted, "the connection is not encrypted");
+    }
+
+    /// `sslmode=verify-full` trusts the server only if its certificate chains to `sslrootcert`
+    /// (or a public web root: rustls adds the file to them) and names the host. The test
+    /// PostgreSQL's snakeoil certificate chains to neither a CA made here nor a public root, so
+    /// both connections are refused, before any password could be sent.
+    #[tokio::test]
+    async fn verify_full_refuses_a_server_the_root_certificate_does_not_vouch_for() {
+        let base = std::env::var("OWP_TEST_DATABASE_BASE")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=not the server's CA",
+            ])
+            .arg("-keyout")
+            .arg(dir.path().join("ca.key"))
+            .arg("-out")
+            .arg(&ca)
+            .output()
+            .expect("openssl makes the test CA");
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        for query in
+            [format!("sslmode=verify-full&sslrootcert={}", ca.display()), "sslmode=verify-full".into()]
+        {
+            let settings = DatabaseSettings::new(format!("{base}/postgres?{query}"));
+            match settings.pool("public", 1).await {
+                Ok(_) => panic!("{query}: a server no root vouches for was trusted"),
+                // rustls's verdict, as sqlx reports it: "invalid peer certificate: UnknownIssuer".
+                Err(err) => assert!(
+                    err.to_string().contains("invalid peer certificate: UnknownIssuer"),
+                    "{query}: refused, but not for its certificate: {err}"
+                ),
+            }
+        }
+        // The same server with TLS but without verification is reachable: the refusal above is
+        // the certificate's.
+        let required = DatabaseSettings::new(format!("{base}/postgres?sslmode=require"));
+        required.pool("public", 1).await.expect("sslmode=require connects").close().await;
     }
 }

@@ -159,16 +159,23 @@ impl PgStore {
     }
 
     async fn ensure_schema(&self) -> Result<()> {
-        // Two processes may race to create the schema; the loser's unique violation is harmless.
+        // Two processes may race to create the schema; the loser's duplicate error is harmless.
         let statements = [
-            format!("CREATE SCHEMA IF NOT EXISTS {SCHEMA}"),
+            // Not CREATE SCHEMA IF NOT EXISTS, which needs CREATE on the database even when the
+            // schema is there: the translator's role owns this schema but may create no other.
+            format!(
+                "DO $$ BEGIN IF to_regnamespace('{SCHEMA}') IS NULL THEN CREATE SCHEMA {SCHEMA}; END IF; END $$"
+            ),
             format!(
                 "CREATE TABLE IF NOT EXISTS {SCHEMA}.published (collection text PRIMARY KEY, version integer NOT NULL)"
             ),
         ];
         for statement in statements {
             if let Err(err) = sqlx::query(&statement).execute(&self.pool).await {
-                let race = err.as_database_error().and_then(|e| e.code()).is_some_and(|c| c == "23505");
+                let race = err
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .is_some_and(|c| c == "23505" || c == "42P06");
                 if !race {
                     return Err(Error::Postgres {
                         context: "cannot create the read store schema".into(),

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::Router;
 use owp_platform::{
-    db::DatabaseSettings,
+    db::{self, DatabaseSettings},
     http::{self, Health, NotReady, ReadyCheck},
     kafka::{self, KafkaSettings, ProducerTuning},
     topics::Topics,
@@ -43,7 +43,7 @@ pub async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgP
     let mut conn = pool.acquire().await?;
     sqlx::query("SELECT pg_advisory_lock(hashtext('owp.migrate'))").execute(&mut *conn).await?;
     let migrated = async {
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {PROJECTION_SCHEMA}")).execute(&mut *conn).await?;
+        sqlx::query(&db::create_schema_if_missing(PROJECTION_SCHEMA)).execute(&mut *conn).await?;
         MIGRATOR.run(&mut *conn).await?;
         anyhow::Ok(())
     }
@@ -52,6 +52,24 @@ pub async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgP
     migrated?;
     drop(conn);
     Ok(pool)
+}
+
+/// Whether every migration of the projection schema is applied: a service that only reads it
+/// (the translator) checks this instead of migrating, which its role may not.
+pub async fn projection_is_current(pool: &PgPool) -> anyhow::Result<bool> {
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or_default();
+    let applied: Option<i64> = match sqlx::query_scalar(&format!(
+        "SELECT max(version) FROM {PROJECTION_SCHEMA}._sqlx_migrations WHERE success"
+    ))
+    .fetch_one(pool)
+    .await
+    {
+        Ok(applied) => applied,
+        // No migrations table yet.
+        Err(err) if err.as_database_error().and_then(|e| e.code()).is_some_and(|c| c == "42P01") => None,
+        Err(err) => return Err(err.into()),
+    };
+    Ok(applied.is_some_and(|applied| applied >= latest))
 }
 
 impl Robots {

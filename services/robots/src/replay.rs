@@ -85,6 +85,7 @@ pub async fn replay(
 ) -> anyhow::Result<ReplayReport> {
     let started = std::time::Instant::now();
     database.create_database_if_missing().await?;
+    let database = &as_projection_owner(database).await?;
     let admin = database.pool("public", 2).await?;
     let scratch = SchemaName::parse(format!("owp_rebuild_{}", std::process::id()))?;
     let pool = fresh_schema(database, &admin, &scratch).await?;
@@ -136,6 +137,7 @@ pub async fn replay(
         // The previous projection is kept as owp_previous until the next replay.
         sqlx::query("DROP SCHEMA IF EXISTS owp_previous CASCADE").execute(&mut *lock).await?;
         if live_exists || schema_exists(&mut lock, PROJECTION_SCHEMA).await? {
+            copy_privileges(&mut lock, &scratch).await?;
             sqlx::query(&format!("ALTER SCHEMA {PROJECTION_SCHEMA} RENAME TO owp_previous"))
                 .execute(&mut *lock)
                 .await?;
@@ -184,6 +186,56 @@ async fn set_capture_in(conn: &mut sqlx::PgConnection, schema: &SchemaName, on: 
     let verb = if on { "ENABLE" } else { "DISABLE" };
     for table in CAPTURED {
         sqlx::query(&format!("ALTER TABLE {schema}.{table} {verb} TRIGGER USER")).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The rebuilt schema must belong to whoever owns the live one (the robots' role, where the
+/// database has roles), or the robots could not migrate it after the swap: an operator who
+/// connects as someone else (the master user) rebuilds acting as that owner.
+async fn as_projection_owner(database: &DatabaseSettings) -> anyhow::Result<DatabaseSettings> {
+    let probe = database.pool("public", 1).await?;
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace
+          WHERE nspname = $1 AND nspowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+    )
+    .bind(PROJECTION_SCHEMA)
+    .fetch_optional(&probe)
+    .await?;
+    probe.close().await;
+    Ok(match owner {
+        Some(owner) => database.acting_as(&owner),
+        None => database.clone(),
+    })
+}
+
+/// Gives the rebuilt schema and its tables the privileges other roles hold on the live ones
+/// (see `owp_platform::db::roles`: auth, the translator and the read point read projection
+/// tables), so that they keep working the moment it is swapped in. Copied rather than named
+/// here, so the one list of grants stays the set-up's.
+async fn copy_privileges(conn: &mut sqlx::PgConnection, scratch: &SchemaName) -> anyhow::Result<()> {
+    let grants: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT '', a.privilege_type, pg_get_userbyid(a.grantee)::text
+           FROM pg_namespace n, aclexplode(n.nspacl) a
+          WHERE n.nspname = $1 AND a.grantee <> 0 AND a.grantee <> n.nspowner
+         UNION ALL
+         SELECT c.relname, a.privilege_type, pg_get_userbyid(a.grantee)::text
+           FROM pg_class c, aclexplode(c.relacl) a
+          WHERE c.relnamespace = to_regnamespace($1) AND a.grantee <> 0 AND a.grantee <> c.relowner",
+    )
+    .bind(PROJECTION_SCHEMA)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (table, privilege, grantee) in grants {
+        let statement = if table.is_empty() {
+            format!("GRANT {privilege} ON SCHEMA {scratch} TO \"{grantee}\"")
+        } else {
+            format!("GRANT {privilege} ON {scratch}.\"{table}\" TO \"{grantee}\"")
+        };
+        sqlx::query(&statement)
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("cannot run {statement}"))?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ mod status;
 
 use std::{sync::Arc, time::Duration};
 
+use anyhow::Context;
 use axum::{Json, Router, extract::State, routing::get};
 use owp_platform::{
     db::DatabaseSettings,
@@ -58,8 +59,14 @@ impl Translator {
         read_store: &ReadStoreSettings,
         settings: Settings,
     ) -> anyhow::Result<Self> {
-        owp_robots::app::prepare_database(database).await?;
         let pool = pool(database, 8).await?;
+        // The robots own the projection; the translator's role may read it, not migrate it.
+        if !owp_robots::app::projection_is_current(&pool).await? {
+            owp_robots::app::prepare_database(database).await.context(
+                "the projection schema is not up to date and this role cannot migrate it: \
+                 run `owp database setup` or start the robots first",
+            )?;
+        }
         let store = Arc::new(read_store.open(pool.clone())?);
         let mut registry = prometheus_client::registry::Registry::default();
         let metrics = metrics::Metrics::register(&mut registry);

@@ -16,8 +16,9 @@ pub const WAKE_CHANNEL: &str = "owp_translator";
 pub const REBUILD_REQUESTED: &str = "rebuild";
 
 pub async fn ensure(conn: &mut PgConnection) -> Result<()> {
+    let schema = owp_platform::db::create_schema_if_missing("owp_translator");
     let statements = [
-        "CREATE SCHEMA IF NOT EXISTS owp_translator",
+        schema.as_str(),
         "CREATE SEQUENCE IF NOT EXISTS owp_translator.versions",
         "CREATE TABLE IF NOT EXISTS owp_translator.collections (
              name text PRIMARY KEY,

@@ -31,23 +31,24 @@ locals {
   launch_hook            = "owp-release-installed"
 
   user_data = templatefile("${path.module}/../../templates/app-user-data.sh.tftpl", {
-    region              = data.aws_region.current.name
-    environment         = var.environment
-    topic_replication   = var.topic_replication
-    autoscaling_group   = local.autoscaling_group_name
-    launch_hook         = local.launch_hook
-    kafka_brokers       = var.kafka_brokers
-    read_store          = var.read_store_url
-    database_secret_arn = var.database_secret_arn
-    kafka_protocol      = var.kafka_security_protocol
-    kafka_clients       = var.kafka_clients_secret_arn
-    kafka_ca_parameter  = var.kafka_ca_parameter
-    writepoint_port     = local.services.writepoint.port
-    readpoint_port      = local.services.readpoint.port
-    auth_port           = local.services.auth.port
-    releases_bucket     = var.releases_bucket
-    target_group_arns   = join(",", [for k in keys(local.services) : aws_lb_target_group.this[k].arn])
-    log_group           = var.log_group_name
+    region                   = data.aws_region.current.name
+    environment              = var.environment
+    topic_replication        = var.topic_replication
+    autoscaling_group        = local.autoscaling_group_name
+    launch_hook              = local.launch_hook
+    kafka_brokers            = var.kafka_brokers
+    read_store               = var.read_store_url
+    database_secret_arn      = var.database_secret_arn
+    database_service_secrets = join(",", [for role, arn in var.database_service_secret_arns : "${role}=${arn}"])
+    writepoint_port          = local.services.writepoint.port
+    readpoint_port           = local.services.readpoint.port
+    auth_port                = local.services.auth.port
+    releases_bucket          = var.releases_bucket
+    target_group_arns        = join(",", [for k in keys(local.services) : aws_lb_target_group.this[k].arn])
+    log_group                = var.log_group_name
+    kafka_protocol           = var.kafka_security_protocol
+    kafka_clients            = var.kafka_clients_secret_arn
+    kafka_ca_parameter       = var.kafka_ca_parameter
   })
 }
 
@@ -175,7 +176,7 @@ data "aws_iam_policy_document" "app" {
   statement {
     sid       = "DatabaseSecret"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.database_secret_arn]
+    resources = concat([var.database_secret_arn], values(var.database_service_secret_arns))
   }
   # The services' Kafka credentials and the brokers' CA certificate, rendered
   # by owp-database-env like the database URL (secure brokers only).

@@ -206,6 +206,15 @@ variable "kafka_ca_parameter_arn" {
   }
 }
 
+variable "database_service_secret_arns" {
+  type        = map(string)
+  description = "Secrets Manager secret of each service role, by role name (the postgres module's service_secret_arns); owp-database-env hands each service only its own."
+  validation {
+    condition     = toset(keys(var.database_service_secret_arns)) == toset(["owp_robots", "owp_auth", "owp_translator", "owp_readpoint"]) && alltrue([for arn in values(var.database_service_secret_arns) : can(regex("^arn:aws[a-z-]*:secretsmanager:", arn))])
+    error_message = "The database_service_secret_arns must map exactly owp_robots, owp_auth, owp_translator and owp_readpoint to Secrets Manager ARNs."
+  }
+}
+
 variable "releases_bucket" {
   type        = string
   description = "Releases bucket the deployer downloads from and keeps its lease in."

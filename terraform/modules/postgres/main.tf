@@ -101,6 +101,56 @@ resource "aws_secretsmanager_secret_version" "database" {
   })
 }
 
+# One login role per service that uses the database, each with its own
+# password and secret, so that each service on an app instance is handed
+# only its own. The AWS provider runs no SQL: `owp database setup`
+# (owp-database-setup.service on each app instance, as the master user)
+# creates the roles, their schemas and grants, and sets each role's password
+# from these secrets. The names are those of services/platform/src/db/roles.rs.
+locals {
+  service_roles = toset(["owp_robots", "owp_auth", "owp_translator", "owp_readpoint"])
+}
+
+data "aws_secretsmanager_random_password" "service" {
+  for_each            = local.service_roles
+  password_length     = 40
+  exclude_punctuation = true
+}
+
+resource "aws_ssm_parameter" "service_password" {
+  for_each    = local.service_roles
+  name        = "/owp/${var.name}/database/${each.key}-password"
+  description = "Password of the ${each.key} role of ${var.name}; its database secret carries it to that service"
+  type        = "SecureString"
+  key_id      = var.kms_key_arn
+  value       = data.aws_secretsmanager_random_password.service[each.key].random_password
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
+resource "aws_secretsmanager_secret" "service" {
+  # checkov:skip=CKV2_AWS_57:The services read the URL at boot (owp-database-env); rotation needs a two-user scheme that the services do not implement yet.
+  for_each                = local.service_roles
+  name                    = "${var.name}/database/${each.key}"
+  description             = "OWP database connection of the ${each.key} role for ${var.name}"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = var.secret_recovery_days
+}
+
+resource "aws_secretsmanager_secret_version" "service" {
+  for_each  = local.service_roles
+  secret_id = aws_secretsmanager_secret.service[each.key].id
+  secret_string = jsonencode({
+    username = each.key
+    password = aws_ssm_parameter.service_password[each.key].value
+    host     = aws_db_instance.this.address
+    port     = aws_db_instance.this.port
+    dbname   = local.db_name
+  })
+}
+
 data "aws_iam_policy_document" "monitoring_assume" {
   statement {
     actions = ["sts:AssumeRole"]

@@ -14,8 +14,13 @@ output "database_name" {
 }
 
 output "secret_arn" {
-  description = "Secrets Manager secret with username, password, host, port, dbname; read by owp-database-env at boot."
+  description = "Secrets Manager secret of the master user (username, password, host, port, dbname); read at boot by owp-database-env for owp-database-setup alone."
   value       = aws_secretsmanager_secret.database.arn
+}
+
+output "service_secret_arns" {
+  description = "Secrets Manager secret of each service role (owp_robots, owp_auth, owp_translator, owp_readpoint), by role: username, password, host, port, dbname."
+  value       = { for role, secret in aws_secretsmanager_secret.service : role => secret.arn }
 }
 
 output "security_group_id" {

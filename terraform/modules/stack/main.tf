@@ -311,28 +311,29 @@ module "app" {
     postgres = { security_group_id = module.postgres.security_group_id, port = 5432 }
     search   = { security_group_id = module.search.security_group_id, port = 443 }
   }
-  public_subnet_ids     = module.network.public_subnet_ids
-  private_subnet_ids    = module.network.private_subnet_ids
-  domain_name           = var.domain_name
-  route53_zone_id       = var.route53_zone_id
-  deletion_protection   = !var.allow_destroy
-  kafka_brokers         = module.kafka.bootstrap_brokers
-  read_store_url        = module.search.url
-  read_store_domain_arn = module.search.domain_arn
-  database_secret_arn   = module.postgres.secret_arn
+  public_subnet_ids            = module.network.public_subnet_ids
+  private_subnet_ids           = module.network.private_subnet_ids
+  domain_name                  = var.domain_name
+  route53_zone_id              = var.route53_zone_id
+  deletion_protection          = !var.allow_destroy
+  kafka_brokers                = module.kafka.bootstrap_brokers
+  read_store_url               = module.search.url
+  read_store_domain_arn        = module.search.domain_arn
+  database_secret_arn          = module.postgres.secret_arn
+  database_service_secret_arns = module.postgres.service_secret_arns
+  releases_bucket              = module.releases.bucket
+  releases_bucket_arn          = module.releases.bucket_arn
+  kms_key_arn                  = aws_kms_key.this.arn
+  log_group_name               = aws_cloudwatch_log_group.journal.name
+  log_group_arn                = aws_cloudwatch_log_group.journal.arn
+  access_log_bucket            = local.access_log_bucket
+  alarm_topic_arn              = aws_sns_topic.alarms.arn
+  runbook_base_url             = var.runbook_base_url
+  session_log_group_arn        = local.session_log_group_arn
+  log_retention_days           = var.log_retention_days
   # The services' principals on the brokers (SASL_SSL unless kafka_secure is off).
   kafka_security_protocol  = module.kafka.security_protocol
   kafka_clients_secret_arn = module.kafka.clients_secret_arn
   kafka_ca_parameter       = module.kafka.ca_certificate_parameter
   kafka_ca_parameter_arn   = module.kafka.ca_certificate_parameter_arn
-  releases_bucket          = module.releases.bucket
-  releases_bucket_arn      = module.releases.bucket_arn
-  kms_key_arn              = aws_kms_key.this.arn
-  log_group_name           = aws_cloudwatch_log_group.journal.name
-  log_group_arn            = aws_cloudwatch_log_group.journal.arn
-  access_log_bucket        = local.access_log_bucket
-  alarm_topic_arn          = aws_sns_topic.alarms.arn
-  runbook_base_url         = var.runbook_base_url
-  session_log_group_arn    = local.session_log_group_arn
-  log_retention_days       = var.log_retention_days
 }

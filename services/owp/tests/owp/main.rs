@@ -2,4 +2,5 @@
 //! operator commands, as an operator runs them.
 
 mod cli;
+mod roles;
 mod up;

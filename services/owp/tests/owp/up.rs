@@ -98,3 +98,167 @@ fn post(url: &str, body: &str) -> serde_json::Value {
         response.json().await.unwrap()
     })
 }
+
+/// `owp up` as `scripts/up` runs it: it sets the database up with OWP_DATABASE_URL, then each
+/// service connects as its own role (the default, OWP_DATABASE_ROLES). A user signs up, logs in,
+/// creates a business through the write point and reads its outcome and the business back, so
+/// every service's own statements run under its role's grants: the robots' and auth's
+/// migrations and writes, the translator's reads of the projection and its read store tables
+/// (PostgreSQL JSONB, created at run time), the read point's session check and reads.
+#[test]
+fn owp_up_serves_a_user_end_to_end_with_a_database_role_per_service() {
+    let base = std::env::var("OWP_TEST_DATABASE_BASE")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let database = format!("owp_test_up_roles_{id}");
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let [writepoint, readpoint, auth, robots, translator] = [0, 1, 2, 3, 4].map(|i| ports[i]);
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../translator.toml");
+    let mut owp = Command::new(env!("CARGO_BIN_EXE_owp"))
+        .arg("up")
+        .env("OWP_KAFKA_BROKERS", brokers())
+        .env("OWP_DATABASE_URL", format!("{base}/{database}"))
+        .env("OWP_READ_STORE", "postgres")
+        .env("OWP_TRANSLATOR_CONFIG", config)
+        .env("OWP_COMMANDS_TOPIC", format!("owp.test.roles.{id}.commands"))
+        .env("OWP_EVENTS_TOPIC", format!("owp.test.roles.{id}.events"))
+        .env("OWP_DEADLETTER_TOPIC", format!("owp.test.roles.{id}.deadletter"))
+        .env("OWP_GROUP_PREFIX", format!("owp.test.roles.{id}."))
+        .env("OWP_WRITEPOINT_ADDR", format!("127.0.0.1:{writepoint}"))
+        .env("OWP_READPOINT_ADDR", format!("127.0.0.1:{readpoint}"))
+        .env("OWP_AUTH_ADDR", format!("127.0.0.1:{auth}"))
+        .env("OWP_ROBOTS_ADDR", format!("127.0.0.1:{robots}"))
+        .env("OWP_TRANSLATOR_ADDR", format!("127.0.0.1:{translator}"))
+        .env("OWP_LOG_FORMAT", "json")
+        .env_remove("OWP_DATABASE_ROLES")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            for port in [writepoint, readpoint, auth, robots, translator] {
+                loop {
+                    let ready = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await;
+                    if ready.is_ok_and(|r| r.status() == 200) {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "port {port} not ready within 60 s");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            let credentials = serde_json::json!({"username": format!("ann-{id}"), "password": "a long enough password"});
+            let signup = client.post(format!("http://127.0.0.1:{auth}/v1/signup")).json(&credentials).send().await.unwrap();
+            assert!(signup.status().is_success(), "signup: {}", signup.text().await.unwrap());
+            let login = client.post(format!("http://127.0.0.1:{auth}/v1/login")).json(&credentials).send().await.unwrap();
+            assert!(login.status().is_success(), "login: {}", login.status());
+            let login: serde_json::Value = login.json().await.unwrap();
+            let session = login["session_id"].as_str().unwrap().to_owned();
+            let document_id = uuid::Uuid::new_v4().to_string();
+            let business = serde_json::json!({"item_type": "business", "document_id": document_id, "name": "Role Vegetables"});
+            let sent = client
+                .post(format!("http://127.0.0.1:{writepoint}/v1/documents"))
+                .bearer_auth(&session)
+                .json(&business)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(sent.status(), 202);
+            let outcome: serde_json::Value = client
+                .get(format!("http://127.0.0.1:{readpoint}/v1/documents/{document_id}?wait=20s"))
+                .bearer_auth(&session)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(outcome["status"], "accepted", "{outcome}");
+            let url = format!("http://127.0.0.1:{readpoint}/v1/collections/businesses/{document_id}");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let found = client.get(&url).send().await.unwrap();
+                if found.status() == 200 {
+                    let doc: serde_json::Value = found.json().await.unwrap();
+                    assert_eq!(doc["name"], "Role Vegetables", "{doc}");
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the business was not readable within 20 s");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // Listings and the caller's messages: the read store's listing path as the read point.
+            for path in ["/v1/collections/businesses?limit=5&q=vegetables", "/v1/messages"] {
+                let listed =
+                    client.get(format!("http://127.0.0.1:{readpoint}{path}")).bearer_auth(&session).send().await.unwrap();
+                assert_eq!(listed.status(), 200, "{path}: {}", listed.text().await.unwrap());
+            }
+            let logout =
+                client.post(format!("http://127.0.0.1:{auth}/v1/logout")).bearer_auth(&session).send().await.unwrap();
+            assert!(logout.status().is_success(), "logout: {}", logout.status());
+            let users = Command::new("psql")
+                .args([&format!("{base}/postgres"), "-Atc"])
+                .arg(format!(
+                    "SELECT string_agg(DISTINCT usename, ',' ORDER BY usename) FROM pg_stat_activity WHERE datname = '{database}'"
+                ))
+                .output()
+                .unwrap();
+            let users = String::from_utf8_lossy(&users.stdout).trim().to_owned();
+            assert_eq!(users, "owp_auth,owp_readpoint,owp_robots,owp_translator", "connected to {database}");
+
+            // An operator rebuilds the projection as the set-up's user: the rebuilt schema stays
+            // the robots', with the grants the others had, and the services keep working.
+            let replay = Command::new(env!("CARGO_BIN_EXE_owp"))
+                .arg("replay")
+                .env("OWP_KAFKA_BROKERS", brokers())
+                .env("OWP_DATABASE_URL", format!("{base}/{database}"))
+                .env("OWP_EVENTS_TOPIC", format!("owp.test.roles.{id}.events"))
+                .env("OWP_COMMANDS_TOPIC", format!("owp.test.roles.{id}.commands"))
+                .env("OWP_DEADLETTER_TOPIC", format!("owp.test.roles.{id}.deadletter"))
+                .env("OWP_GROUP_PREFIX", format!("owp.test.roles.{id}."))
+                .env("OWP_LOG_FORMAT", "json")
+                .output()
+                .unwrap();
+            assert!(replay.status.success(), "owp replay: {}", String::from_utf8_lossy(&replay.stderr));
+            let rebuilt = Command::new("psql")
+                .args([&format!("{base}/{database}"), "-Atc"])
+                .arg(
+                    "SELECT pg_get_userbyid(nspowner) || ' ' || has_table_privilege('owp_readpoint', 'owp.sessions', 'SELECT') \
+                     || ' ' || has_table_privilege('owp_translator', 'owp.translator_outbox', 'DELETE') \
+                     || ' ' || has_table_privilege('owp_readpoint', 'owp.sessions', 'DELETE') \
+                     FROM pg_namespace WHERE nspname = 'owp'",
+                )
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&rebuilt.stdout).trim(), "owp_robots true true false");
+            let again = client
+                .post(format!("http://127.0.0.1:{auth}/v1/login"))
+                .json(&credentials)
+                .send()
+                .await
+                .unwrap();
+            assert!(again.status().is_success(), "login after the replay: {}", again.status());
+        });
+    });
+    let _ = Command::new("kill").args(["-TERM", &owp.id().to_string()]).status();
+    let status = wait_with_deadline(&mut owp, Duration::from_secs(30));
+    let mut log = String::new();
+    std::io::Read::read_to_string(owp.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let drop_database = Command::new("psql")
+        .args([
+            &format!("{base}/postgres"),
+            "-qc",
+            &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"),
+        ])
+        .status();
+    if let Err(panic) = result {
+        eprintln!("owp up log:\n{log}");
+        std::panic::resume_unwind(panic);
+    }
+    assert!(status.success(), "owp up exited with {status}:\n{log}");
+    assert!(drop_database.is_ok_and(|s| s.success()), "cannot drop {database}");
+    // Every service connected as its role: none of them fell back to the set-up's user.
+    assert!(!log.contains("permission denied"), "{log}");
+}
