@@ -36,7 +36,9 @@ def test_each_service_reads_only_its_own_database_settings():
     for service in SERVICES:
         text = (REPO / f"dist/systemd/owp-{service}.service").read_text()
         files = re.findall(r"^EnvironmentFile=-?/run/owp-database/(\S+)$", text, re.M)
-        assert files == ([] if service == "writepoint" else [f"{service}.env"]), service
+        database = [] if service == "writepoint" else [f"{service}.env"]
+        kafka = [f"kafka-{service}.env"] if service in ("writepoint", "auth", "robots") else []
+        assert files == database + kafka, service
         # The instance role reads every database secret: the services may not reach its credentials.
         assert "IPAddressDeny=169.254.169.254/32 fd00:ec2::254/128" in text, service
     setup = (REPO / "dist/systemd/owp-database-setup.service").read_text()
