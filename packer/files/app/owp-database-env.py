@@ -25,7 +25,6 @@ This program must never print a password.
 
 import json
 import os
-import re
 import sys
 import time
 from urllib.parse import quote
@@ -33,8 +32,6 @@ from urllib.parse import quote
 # The services that talk to Kafka, each as the principal of its name
 # (terraform/templates/kafka-acls.tftpl).
 KAFKA_SERVICES = ("writepoint", "auth", "robots")
-# What an environment file carries unquoted without systemd reinterpreting it.
-PLAIN = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
 
 # Baked into the image by packer/scripts/app-image.sh (checksum pinned there).
 CA_BUNDLE = "/etc/owp/rds-global-bundle.pem"
@@ -76,7 +73,7 @@ def environment_value(password, role):
     interprets quotes and backslashes and trims whitespace. Terraform's are
     letters and digits (exclude_punctuation)."""
     if not password or any(c in "\"'\\" or c.isspace() or not c.isprintable() or not c.isascii() for c in password):
-        raise ValueError(f"the password of {role} has characters an environment file would change")
+        raise ValueError(f"the password of {role} has characters an environment file cannot carry unchanged")
     return password
 
 
@@ -118,9 +115,9 @@ def kafka_env(secret, service):
     if service not in secret:
         raise ValueError(f"the Kafka clients secret has no password for {service}")
     password = secret[service]
-    if not isinstance(password, str) or not PLAIN.match(password):
-        raise ValueError(f"the Kafka password of {service} has characters an environment file cannot carry plainly")
-    return f"OWP_KAFKA_SASL_USERNAME={service}\nOWP_KAFKA_SASL_PASSWORD={password}\n"
+    if not isinstance(password, str):
+        raise ValueError(f"the Kafka password of {service} is not a string")
+    return f"OWP_KAFKA_SASL_USERNAME={service}\nOWP_KAFKA_SASL_PASSWORD={environment_value(password, service)}\n"
 
 
 def write(out_dir, name, text, mode=0o600):
