@@ -42,7 +42,7 @@ def from_ndjson(ctx, response):
 # and a well-formed `cursor` becomes the `next_cursor` the API answers for the same request (or
 # goes, when there is no next page): generated values still drive every other parameter, and a
 # malformed cursor or sort (negative cases) is sent as generated. The refusal of a forged cursor
-# and of an undeclared sort is tested in services/readpoint/tests/read_path/api.rs.
+# and of an undeclared sort is tested in services/readpoint/tests/readpoint/api.rs.
 
 LISTINGS = {"/v1/collections/{collection}", "/v1/messages"}
 CURSOR = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$")

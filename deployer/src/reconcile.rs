@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use owp_platform::retry::Backoff;
 use owp_release::Version;
 
 use crate::{
@@ -21,17 +22,18 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 impl crate::daemon::Deployer {
     /// Reconciles until it succeeds or a shutdown signal arrives.
     pub(crate) async fn reconcile_until_done(&mut self) -> Result<()> {
-        let mut backoff = Duration::from_millis(500);
+        let mut backoff = Backoff::new(Duration::from_millis(500), MAX_BACKOFF);
         loop {
             match self.reconcile().await {
                 Ok(()) => return Ok(()),
                 Err(Error::Shutdown) => return Err(Error::Shutdown),
                 Err(err) => {
-                    tracing::error!(error = %err, retry_in_ms = events::millis(backoff), "cannot bring the instance to a healthy state")
+                    tracing::error!(error = %err, retry_in_ms = events::millis(backoff.next_pause()), "cannot bring the instance to a healthy state")
                 }
             }
-            self.pause(backoff, &self.shutdown.clone()).await?;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            if !backoff.pause_unless_cancelled(&self.shutdown).await {
+                return Err(Error::Shutdown);
+            }
         }
     }
 

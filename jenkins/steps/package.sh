@@ -34,10 +34,13 @@ if [ -z "${OWP_RELEASE_VERSION:-}" ]; then
   OWP_RELEASE_VERSION="$workspace_version-${build:-local$(date +%s)}.g${commit:0:9}"
 fi
 
-# Every binary target of the workspace: a service added later ships without editing this file.
+# Every binary target of the workspace but the benchmarks': a service added later ships without
+# editing this file, and no instance carries a load generator.
 mapfile -t bins < <(cargo metadata --locked --no-deps --format-version 1 | python3 -c '
 import json, sys
 for package in json.load(sys.stdin)["packages"]:
+    if package["name"] == "owp-bench":
+        continue
     for target in package["targets"]:
         if "bin" in target["kind"]:
             print(target["name"])' | sort -u)

@@ -1,12 +1,13 @@
-//! The instances: per instance an install root, a state directory, a loopback port for its
-//! write point, and a `deployer run` process whose JSON events are read back from its stderr.
-//! Also packaging and publishing releases with the real `deployer` binary.
+//! The fleet, as scripts/local-env starts and stops it: moto (S3), HAProxy and per instance an
+//! install root, a state directory and a `deployer run` process whose JSON events are read back
+//! from its log. Also publishing to it, and what the scenarios wait for and report.
 
 use std::{
-    io::{BufRead, BufReader, Write},
-    os::unix::process::CommandExt,
+    ffi::{OsStr, OsString},
+    io::{BufRead, BufReader},
+    os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -14,6 +15,8 @@ use std::{
 use anyhow::{Context, Result, bail};
 use aws_sdk_s3::config::Credentials;
 use deployer::{
+    aws::AwsSettings,
+    lb::{self, HaproxySocket},
     lease::LeaseRecord,
     store::{Layout, ReleaseStore, S3},
 };
@@ -21,9 +24,8 @@ use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
-use owp_platform::kafka::{KafkaSettings, TopicSpec};
 
-use crate::{haproxy::Haproxy, moto::Moto, report::Scenario};
+use crate::{releases::Releases, report::Scenario};
 
 /// One deploy event, as a deployer logged it.
 #[derive(Debug, Clone)]
@@ -40,10 +42,8 @@ pub struct Event {
 
 pub struct Instance {
     pub name: String,
-    pub port: u16,
     pub root: PathBuf,
     pub state: PathBuf,
-    pub process: Option<Child>,
     /// Every deployer pid this instance had (a killed one is replaced).
     pub pids: Vec<u32>,
 }
@@ -63,155 +63,124 @@ pub struct Killed {
 }
 
 pub struct Fleet {
-    repo: PathBuf,
-    /// Where `deployer package` takes the shipped binaries from.
-    bin_dir: PathBuf,
-    deployer: PathBuf,
-    work: PathBuf,
-    moto_env: Vec<(&'static str, String)>,
-    brokers: String,
-    topic: String,
+    /// The environment's directory (scripts/local-env's DIR).
+    dir: PathBuf,
     pub instances: Vec<Instance>,
     pub events: Arc<Mutex<Vec<Event>>>,
     pub store: ReleaseStore,
-    run: String,
-    settings: Vec<(&'static str, String)>,
+    /// The environment's settings (DIR/env): the deployer CLI's, the write point's URL.
+    env: Vec<(String, String)>,
 }
 
-/// A fresh commands topic for this run, so the fleet's documents stay out of the shared one.
-pub async fn create_topic(brokers: &str) -> Result<String> {
-    let name = format!("owp.fleet.{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let topic = owp_protocol::TopicName::parse(name.clone()).context("topic name")?;
-    owp_platform::kafka::ensure_topics(&KafkaSettings::new(brokers), &[TopicSpec::new(topic, 3)])
-        .await
-        .with_context(|| {
-            format!(
-                "cannot create topic {name} on {brokers}: is the broker running (scripts/services start)?"
-            )
-        })?;
-    Ok(name)
+/// Runs scripts/local-env with the deployer of `target_dir`, its output in DIR/logs/local-env.log.
+fn local_env(repo: &Path, target_dir: &Path, dir: &Path, args: &[OsString]) -> Result<()> {
+    std::fs::create_dir_all(dir.join("logs"))?;
+    let log_path = dir.join("logs/local-env.log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let status = Command::new(repo.join("scripts/local-env"))
+        .args(args)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .status()
+        .context("cannot run scripts/local-env")?;
+    if !status.success() {
+        bail!("scripts/local-env failed; see {}", log_path.display());
+    }
+    Ok(())
+}
+
+/// Ends what [`Fleet::start`] started in `dir`, by pid (whether or not it returned).
+pub fn stop(repo: &Path, target_dir: &Path, dir: &Path) -> Result<()> {
+    local_env(repo, target_dir, dir, &["stop".into(), dir.into()])
 }
 
 impl Fleet {
-    pub async fn prepare(
+    /// Starts the fleet in `dir` on release `version` with scripts/local-env, without `owp up`:
+    /// the write points take brokers and topic from the release's configuration file, so that a
+    /// bad release can carry a bad one. `settings` go to every deployer. From then on every
+    /// deployer's events are collected from its log.
+    pub async fn start(
         repo: &Path,
-        binaries: &crate::Binaries,
-        work: &Path,
-        moto: &Moto,
-        brokers: &str,
-        topic: &str,
+        target_dir: &Path,
+        dir: &Path,
+        releases: &Releases,
+        version: &str,
         count: usize,
+        settings: &[String],
     ) -> Result<Self> {
-        std::fs::create_dir_all(work.join("logs"))?;
-        // The two binaries come from two target directories; the release takes both from here.
-        let bin_dir = work.join("bin");
-        std::fs::create_dir_all(&bin_dir)?;
-        let deployer = bin_dir.join("deployer");
-        std::fs::copy(&binaries.deployer, &deployer).context("cannot copy the deployer binary")?;
-        std::fs::copy(&binaries.writepoint, bin_dir.join("writepoint"))
-            .context("cannot copy the writepoint binary")?;
-        let status = Command::new(&deployer)
-            .args(["keygen", "--secret-key"])
-            .arg(work.join("release.key"))
-            .arg("--public-key")
-            .arg(work.join("release.pub"))
-            .stdout(Stdio::null())
-            .status()
-            .context("cannot run deployer keygen")?;
-        if !status.success() {
-            bail!("deployer keygen failed");
+        let mut args: Vec<OsString> = vec!["start".into(), dir.into()];
+        args.extend(["--release".into(), releases.tarball(version).into()]);
+        args.extend(["--public-key".into(), releases.public_key().into()]);
+        args.extend(["--secret-key".into(), releases.secret_key().into()]);
+        args.extend(["--instances".into(), count.to_string().into(), "--no-services".into()]);
+        for setting in settings {
+            args.extend(["--set".into(), setting.into()]);
         }
-        let mut instances = Vec::new();
-        for index in 1..=count {
-            let name = format!("i{index}");
-            let dir = work.join(&name);
-            instances.push(Instance {
-                port: crate::moto::free_port()?,
-                root: dir.join("root"),
-                state: dir.join("state"),
-                name,
-                process: None,
-                pids: Vec::new(),
-            });
-        }
-        let config = deployer::aws::loader(&moto.aws())
+        local_env(repo, target_dir, dir, &args)?;
+
+        let text = std::fs::read_to_string(dir.join("env")).context("no env file")?;
+        let env: Vec<(String, String)> = text
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.split_once('='))
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        let get = |name: &str| setting(&env, name);
+        let aws = AwsSettings {
+            region: Some(get("OWP_DEPLOYER_REGION")?.to_owned()),
+            endpoint_url: Some(get("OWP_DEPLOYER_ENDPOINT_URL")?.to_owned()),
+        };
+        let config = deployer::aws::loader(&aws)
             .credentials_provider(Credentials::new("test", "test", None, None, "local-fleet"))
             .load()
             .await;
-        let store =
-            ReleaseStore::new(S3::from_config(&config, &moto.bucket), Layout::new("releases/", "fleet")?);
-        let run = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
-        Ok(Self {
-            repo: repo.to_owned(),
-            deployer: deployer.clone(),
-            bin_dir,
-            work: work.to_owned(),
-            moto_env: moto.env(),
-            brokers: brokers.to_owned(),
-            topic: topic.to_owned(),
-            instances,
-            events: Arc::new(Mutex::new(Vec::new())),
-            store,
-            run,
-            settings: Vec::new(),
-        })
-    }
-
-    pub fn ports(&self) -> Vec<u16> {
-        self.instances.iter().map(|i| i.port).collect()
-    }
-
-    /// The deployer binary: it packages, publishes, and runs on every instance (the one the
-    /// releases ship, built the same way).
-    fn deployer(&self) -> PathBuf {
-        self.deployer.clone()
-    }
-
-    /// Packages a signed release of the real binaries with `deployer package`. A bad release's
-    /// configuration points the write point at a closed port, so it never becomes ready.
-    pub fn package(&self, tag: &str, bad: bool) -> Result<String> {
-        let version = format!("{}-{tag}{}", self.run, if bad { "-bad" } else { "" });
-        let config_dir = self.work.join(format!("config-{version}"));
-        std::fs::create_dir_all(&config_dir)?;
-        let defaults = std::fs::read_to_string(self.repo.join("deployer/release-config/writepoint.toml"))?;
-        let brokers = if bad { "127.0.0.1:9" } else { self.brokers.as_str() };
-        std::fs::write(
-            config_dir.join("writepoint.toml"),
-            format!("{defaults}kafka-brokers = \"{brokers}\"\ncommands-topic = \"{}\"\n", self.topic),
-        )?;
-        let output = Command::new(self.deployer())
-            .arg("package")
-            .args(["--release-version", &version, "--bins", "writepoint,deployer"])
-            .arg("--bin-dir")
-            .arg(&self.bin_dir)
-            .arg("--units-dir")
-            .arg(self.repo.join("dist/systemd"))
-            .arg("--config-dir")
-            .arg(&config_dir)
-            .arg("--secret-key")
-            .arg(self.work.join("release.key"))
-            .arg("--out-dir")
-            .arg(self.work.join("dist"))
-            .current_dir(&self.repo)
-            .output()
-            .context("cannot run deployer package")?;
-        if !output.status.success() {
-            bail!("deployer package failed: {}", String::from_utf8_lossy(&output.stderr));
+        let store = ReleaseStore::new(
+            S3::from_config(&config, get("OWP_DEPLOYER_BUCKET")?),
+            Layout::new("releases/", get("OWP_DEPLOYER_ENVIRONMENT")?)?,
+        );
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let mut instances = Vec::new();
+        for index in 1..=count {
+            let name = format!("i{index}");
+            let pid = std::fs::read_to_string(dir.join(format!("run/{name}-deployer.pid")))?;
+            let (log_path, events) = (dir.join(format!("logs/{name}-deployer.log")), Arc::clone(&events));
+            let instance = name.clone();
+            std::thread::spawn(move || read_events(&log_path, &instance, &events));
+            instances.push(Instance {
+                root: dir.join(&name).join("root"),
+                state: dir.join(&name).join("state"),
+                name,
+                pids: vec![pid.trim().parse()?],
+            });
         }
-        eprintln!("packaged {}", String::from_utf8_lossy(&output.stdout).trim());
-        Ok(version)
+        Ok(Self { dir: dir.to_owned(), instances, events, store, env })
     }
 
-    pub fn publish(&self, version: &str) -> Result<()> {
-        let output = Command::new(self.deployer())
+    /// The write point behind HAProxy, as host:port.
+    pub fn frontend(&self) -> String {
+        let url = setting(&self.env, "OWP_WRITEPOINT_URL").unwrap_or_default();
+        url.trim_start_matches("http://").to_owned()
+    }
+
+    /// Every HAProxy server's status, by name (`i1` …).
+    pub async fn servers(&self) -> Result<Vec<lb::ServerStat>> {
+        let socket = HaproxySocket::Unix(self.dir.join("haproxy.sock"));
+        // "fleet": the backend of scripts/local-env's haproxy.cfg.
+        Ok(lb::Haproxy::new(socket, "fleet".into(), "i1".into()).servers().await?)
+    }
+
+    pub fn publish(&self, releases: &Releases, version: &str) -> Result<()> {
+        let output = Command::new(&releases.deployer)
             .arg("publish")
             .arg("--tarball")
-            .arg(self.work.join("dist").join(format!("owp-{version}.tar.gz")))
+            .arg(releases.tarball(version))
             .arg("--public-key")
-            .arg(self.work.join("release.pub"))
+            .arg(releases.public_key())
             .arg("--secret-key")
-            .arg(self.work.join("release.key"))
-            .envs(self.moto_env.iter().map(|(k, v)| (*k, v.as_str())))
+            .arg(releases.secret_key())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("OWP_DEPLOYER_LOG_FORMAT", "json")
             .output()
             .context("cannot run deployer publish")?;
@@ -220,91 +189,6 @@ impl Fleet {
         }
         eprintln!("{}", String::from_utf8_lossy(&output.stdout).trim());
         Ok(())
-    }
-
-    pub fn start_all(&mut self, haproxy: &Haproxy, lease_ttl: Duration, scenario: Scenario) -> Result<()> {
-        // Tight local timings; the defaults are for AWS. With --kill-deployer the drain is held
-        // open for 2 s so that the SIGKILL lands inside it.
-        let drain_settle = if scenario == Scenario::KillDeployer { "2s" } else { "1ms" };
-        self.settings = vec![
-            ("OWP_DEPLOYER_PUBLIC_KEY", self.work.join("release.pub").display().to_string()),
-            ("OWP_DEPLOYER_POLL_INTERVAL", "250ms".into()),
-            ("OWP_DEPLOYER_LEASE_TTL", format!("{}ms", lease_ttl.as_millis())),
-            ("OWP_DEPLOYER_LEASE_RENEW", format!("{}ms", (lease_ttl / 4).as_millis())),
-            ("OWP_DEPLOYER_LOCK_RETRY", "200ms".into()),
-            ("OWP_DEPLOYER_MIN_HEALTHY", "1".into()),
-            ("OWP_DEPLOYER_GUARD_TIMEOUT", "30s".into()),
-            ("OWP_DEPLOYER_DRAIN_TIMEOUT", "10s".into()),
-            ("OWP_DEPLOYER_DRAIN_SETTLE", drain_settle.into()),
-            ("OWP_DEPLOYER_READY_TIMEOUT", "8s".into()),
-            ("OWP_DEPLOYER_HEALTHY_TIMEOUT", "10s".into()),
-            ("OWP_DEPLOYER_STABILITY_WINDOW", "1s".into()),
-            ("OWP_DEPLOYER_LB_POLL_INTERVAL", "50ms".into()),
-            ("OWP_DEPLOYER_LOAD_BALANCER", "haproxy".into()),
-            ("OWP_DEPLOYER_HAPROXY_SOCKET", haproxy.socket().display().to_string()),
-            ("OWP_DEPLOYER_HAPROXY_BACKEND", crate::haproxy::BACKEND.into()),
-            ("OWP_DEPLOYER_PROCESS_MANAGER", "child".into()),
-            ("OWP_DEPLOYER_SERVICES", "writepoint".into()),
-            ("OWP_DEPLOYER_STOP_TIMEOUT", "10s".into()),
-            ("OWP_DEPLOYER_LOG_FORMAT", "json".into()),
-        ];
-        for index in 0..self.instances.len() {
-            self.spawn(index)?;
-        }
-        Ok(())
-    }
-
-    fn spawn(&mut self, index: usize) -> Result<()> {
-        let instance = &self.instances[index];
-        let mut command = Command::new(self.deployer());
-        command
-            .arg("run")
-            .envs(self.moto_env.iter().map(|(k, v)| (*k, v.as_str())))
-            .envs(self.settings.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("OWP_DEPLOYER_INSTANCE_ID", &instance.name)
-            .env("OWP_DEPLOYER_HAPROXY_SERVER", &instance.name)
-            .env("OWP_DEPLOYER_INSTALL_ROOT", &instance.root)
-            .env("OWP_DEPLOYER_STATE_DIR", &instance.state)
-            .env("OWP_DEPLOYER_READY_URLS", format!("http://127.0.0.1:{}/readyz", instance.port))
-            // What the services inherit: their address; brokers and topic come from the
-            // release's own configuration file, so a bad release can carry a bad one.
-            .env("OWP_WRITEPOINT_ADDR", format!("127.0.0.1:{}", instance.port))
-            .env("OWP_LOG", "info")
-            .env("OWP_LOG_FORMAT", "json")
-            .env_remove("OWP_KAFKA_BROKERS")
-            .env_remove("OWP_COMMANDS_TOPIC")
-            .env_remove("OWP_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            // Its own process group: Ctrl-C on the example does not reach it before cleanup.
-            .process_group(0);
-        let mut child = command.spawn().context("cannot start deployer run")?;
-        let stderr = child.stderr.take().context("no stderr")?;
-        let (name, events) = (instance.name.clone(), Arc::clone(&self.events));
-        let log_path = self.work.join("logs").join(format!("{name}-deployer.log"));
-        std::thread::spawn(move || read_events(stderr, &name, &log_path, &events));
-        let instance = &mut self.instances[index];
-        instance.pids.push(child.id());
-        instance.process = Some(child);
-        Ok(())
-    }
-
-    /// Until every instance runs `version` and HAProxy has every server up.
-    pub async fn wait_serving(&self, haproxy: &Haproxy, version: &str, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let on_version = self.instances.iter().all(|i| self.current(i).as_deref() == Some(version));
-            let servers = haproxy.servers().await.unwrap_or_default();
-            let all_up = servers.len() == self.instances.len() && servers.iter().all(|s| s.status == "UP");
-            if on_version && all_up {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                bail!("the fleet was not serving {version} within {timeout:?} (servers: {servers:?})");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     /// The release an instance's `current` symlink points to.
@@ -334,7 +218,6 @@ impl Fleet {
     /// mid-drain for `--kill-deployer`.
     pub async fn await_rollout(
         &mut self,
-        haproxy: &Haproxy,
         scenario: Scenario,
         old: &str,
         new: &str,
@@ -360,7 +243,7 @@ impl Fleet {
                         .collect();
                     done.and_then(|at| at.into_iter().max())
                 }
-                Scenario::BadRelease => self.bad_release_settled(haproxy, old, new).await?,
+                Scenario::BadRelease => self.bad_release_settled(old, new).await?,
             };
             if let Some(finished) = finished {
                 if scenario != Scenario::KillDeployer || killed.is_some() {
@@ -378,30 +261,55 @@ impl Fleet {
 
     /// For a bad release: rolled back once, marked bad, the lease free, every instance on the
     /// old release and up.
-    async fn bad_release_settled(&self, haproxy: &Haproxy, old: &str, new: &str) -> Result<Option<Instant>> {
+    async fn bad_release_settled(&self, old: &str, new: &str) -> Result<Option<Instant>> {
         let rolled_back =
             self.instances.iter().filter_map(|i| self.has_event(&i.name, "deploy.rollback", new, "ok")).max();
         let Some(rolled_back) = rolled_back else { return Ok(None) };
         let marked = self.store.bad_marker(&new.parse()?).await?.is_some();
         let lease_free = self.lease().await?.is_some_and(|lease| lease.holder.is_none());
         let on_old = self.instances.iter().all(|i| self.current(i).as_deref() == Some(old));
-        let servers = haproxy.servers().await?;
+        let servers = self.servers().await?;
         let all_up = servers.iter().all(|s| s.status == "UP");
         Ok((marked && lease_free && on_old && all_up).then_some(rolled_back))
     }
 
     fn kill_and_restart(&mut self, index: usize, published: Instant) -> Result<Killed> {
         let name = self.instances[index].name.clone();
-        if let Some(mut child) = self.instances[index].process.take() {
-            kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).context("cannot SIGKILL the deployer")?;
-            let _ = child.wait();
+        let pid = *self.instances[index].pids.last().context("no deployer pid")?;
+        // Restarted exactly as scripts/local-env started it: its command line and environment.
+        let proc_file = |file: &str| std::fs::read(format!("/proc/{pid}/{file}"));
+        let (cmdline, environ) = (proc_file("cmdline")?, proc_file("environ")?);
+        kill(Pid::from_raw(pid as i32), Signal::SIGKILL).context("cannot SIGKILL the deployer")?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
         }
         let after_publish = published.elapsed();
         eprintln!(
             "SIGKILLed the deployer of {name} mid-drain ({:.2} s after publishing); restarting it",
             after_publish.as_secs_f64()
         );
-        self.spawn(index)?;
+        let mut argv = cmdline.split(|b| *b == 0).filter(|arg| !arg.is_empty()).map(OsStr::from_bytes);
+        let mut command = Command::new(argv.next().context("no command line")?);
+        command.args(argv).env_clear();
+        for entry in environ.split(|b| *b == 0) {
+            if let Some(at) = entry.iter().position(|b| *b == b'=') {
+                command.env(OsStr::from_bytes(&entry[..at]), OsStr::from_bytes(&entry[at + 1..]));
+            }
+        }
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join(format!("logs/{name}-deployer.log")))?;
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("cannot restart the deployer")?;
+        std::fs::write(self.dir.join(format!("run/{name}-deployer.pid")), format!("{}\n", child.id()))?;
+        self.instances[index].pids.push(child.id());
+        // Reaped when it exits, so that scripts/local-env stop does not wait on a zombie.
+        std::thread::spawn(move || child.wait());
         Ok(Killed { instance: name, after_publish })
     }
 
@@ -410,7 +318,7 @@ impl Fleet {
         self.instances
             .iter()
             .filter_map(|i| {
-                let pid = i.process.as_ref()?.id();
+                let pid = i.pids.last()?;
                 let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
                 let field = |name: &str| {
                     status
@@ -422,36 +330,19 @@ impl Fleet {
             })
             .collect()
     }
-
-    /// Stops the deployers (SIGTERM), then the services they left running.
-    pub fn shutdown(&mut self) {
-        for instance in &mut self.instances {
-            if let Some(mut child) = instance.process.take() {
-                let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-                let deadline = Instant::now() + Duration::from_secs(15);
-                while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            let pid_file = instance.state.join("run/writepoint.pid");
-            if let Some(pid) =
-                std::fs::read_to_string(&pid_file).ok().and_then(|t| t.trim().parse::<i32>().ok())
-            {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-                let deadline = Instant::now() + Duration::from_secs(15);
-                while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        }
-    }
 }
 
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        self.shutdown();
+fn setting<'a>(env: &'a [(String, String)], name: &str) -> Result<&'a str> {
+    let value = env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    value.with_context(|| format!("{name} is not in the environment's env file"))
+}
+
+/// Alive and not a zombie.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after the parenthesised command name.
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
     }
 }
 
@@ -461,12 +352,25 @@ fn journal_phase(state: &Path) -> Option<String> {
     journal["phase"].as_str().map(str::to_owned)
 }
 
-/// Copies a deployer's stderr to its log file and collects its deploy events.
-fn read_events(stderr: impl std::io::Read, instance: &str, log_path: &Path, events: &Mutex<Vec<Event>>) {
-    let Ok(mut log) = std::fs::OpenOptions::new().create(true).append(true).open(log_path) else { return };
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-        let _ = writeln!(log, "{line}");
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+/// Follows a deployer's log (a restarted deployer appends to it) and collects its deploy events.
+fn read_events(log_path: &Path, instance: &str, events: &Mutex<Vec<Event>>) {
+    let Ok(log) = std::fs::File::open(log_path) else { return };
+    let mut log = BufReader::new(log);
+    let mut line = Vec::new();
+    loop {
+        match log.read_until(b'\n', &mut line) {
+            Ok(0) => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            // The rest of the line is still being written.
+            Ok(_) if !line.ends_with(b"\n") => continue,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        let value = serde_json::from_slice::<serde_json::Value>(&line);
+        line.clear();
+        let Ok(value) = value else { continue };
         let fields = &value["fields"];
         let Some(event) = fields["event"].as_str() else { continue };
         let text = |name: &str| fields[name].as_str().unwrap_or_default().to_owned();

@@ -9,15 +9,15 @@
 //! It builds the real `writepoint` and `deployer` binaries, packages and signs two releases of
 //! them with `deployer package`, starts moto (S3), HAProxy (runtime API on a unix socket) and N
 //! instances — each a `deployer run` with the child process manager, running `writepoint` against
-//! the local broker — sends steady POST /v1/documents load through HAProxy, publishes the second
-//! release with `deployer publish`, waits for the rollout, and prints requests sent, non-2xx
-//! count, per-instance phase durations, total rollout time and the deployers' RSS. It exits
-//! non-zero when a required outcome does not hold.
+//! the local broker — with `scripts/local-env start --no-services`, sends steady POST
+//! /v1/documents load through HAProxy, publishes the second release with `deployer publish`,
+//! waits for the rollout, and prints requests sent, non-2xx count, per-instance phase durations,
+//! total rollout time and the deployers' RSS. It exits non-zero when a required outcome does not
+//! hold.
 
 mod fleet;
-mod haproxy;
 mod load;
-mod moto;
+mod releases;
 mod report;
 
 use std::{
@@ -26,10 +26,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 
-use crate::{fleet::Fleet, load::Load, report::Scenario};
+use crate::{fleet::Fleet, load::Load, releases::Releases, report::Scenario};
 
 /// Rolls a release across a local fleet behind HAProxy under load, and reports what happened.
 #[derive(Debug, Parser)]
@@ -90,7 +90,13 @@ async fn main() -> Result<()> {
         let kept = work.keep();
         eprintln!("work directory (kept): {}", kept.display());
     }
-    let result = run(&args, scenario, &repo, &binaries, &work_path).await;
+    let result = tokio::select! {
+        result = run(&args, scenario, &repo, &binaries, &work_path) => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+    };
+    if let Err(err) = fleet::stop(&repo, &binaries.target_dir, &work_path) {
+        eprintln!("{err:#}");
+    }
     if let Err(err) = &result {
         eprintln!(
             "local_fleet failed: {err:#}\n(logs: {}; pass --keep to keep them)",
@@ -102,39 +108,41 @@ async fn main() -> Result<()> {
 
 async fn run(args: &Args, scenario: Scenario, repo: &Path, binaries: &Binaries, work: &Path) -> Result<()> {
     let setup_started = Instant::now();
-    std::fs::create_dir_all(work.join("logs")).context("cannot create the log directory")?;
-    let topic = fleet::create_topic(&args.kafka_brokers).await?;
-    let moto = moto::Moto::start(work).await?;
+    let topic = releases::create_topic(&args.kafka_brokers).await?;
+    let releases = Releases::prepare(repo, binaries, work, &args.kafka_brokers, &topic)?;
+    let old = releases.package("v1", false)?;
+    let new = releases.package("v2", scenario == Scenario::BadRelease)?;
+    // Tighter than the environment's own: a bad release is rolled back after 8 s, and with
+    // --kill-deployer the drain is held open for 2 s so that the SIGKILL lands inside it.
+    let drain_settle = if scenario == Scenario::KillDeployer { "2s" } else { "1ms" };
+    let settings = [
+        format!("OWP_DEPLOYER_LEASE_TTL={}ms", args.lease_ttl.as_millis()),
+        format!("OWP_DEPLOYER_LEASE_RENEW={}ms", (args.lease_ttl / 4).as_millis()),
+        format!("OWP_DEPLOYER_DRAIN_SETTLE={drain_settle}"),
+        "OWP_DEPLOYER_READY_TIMEOUT=8s".to_owned(),
+    ];
     let mut fleet =
-        Fleet::prepare(repo, binaries, work, &moto, &args.kafka_brokers, &topic, args.instances).await?;
-    let old = fleet.package("v1", false)?;
-    let new = fleet.package("v2", scenario == Scenario::BadRelease)?;
-    fleet.publish(&old)?;
-    let haproxy = haproxy::Haproxy::start(work, &fleet.ports())?;
-    fleet.start_all(&haproxy, args.lease_ttl, scenario)?;
-    fleet.wait_serving(&haproxy, &old, Duration::from_secs(60)).await?;
+        Fleet::start(repo, &binaries.target_dir, work, &releases, &old, args.instances, &settings).await?;
     eprintln!(
         "fleet up in {:.1} s: {} instances of writepoint {} behind HAProxy on {}",
         setup_started.elapsed().as_secs_f64(),
         args.instances,
         old,
-        haproxy.frontend()
+        fleet.frontend()
     );
 
-    let load = Load::start(haproxy.frontend(), args.rps, args.timeout + Duration::from_secs(60));
+    let load = Load::start(fleet.frontend(), args.rps, args.timeout + Duration::from_secs(60));
     // Steady state first, so the report shows the fleet serving before the rollout begins.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let published = Instant::now();
-    fleet.publish(&new)?;
-    let outcome = fleet.await_rollout(&haproxy, scenario, &old, &new, published, args.timeout).await;
+    fleet.publish(&releases, &new)?;
+    let outcome = fleet.await_rollout(scenario, &old, &new, published, args.timeout).await;
     // And steady state after, on whatever the fleet ended up running.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let traffic = load.stop().await;
     let outcome = outcome?;
-    let report =
-        report::Report::build(scenario, args, &fleet, &haproxy, &outcome, &traffic, &old, &new).await?;
+    let report = report::Report::build(scenario, args, &fleet, &outcome, &traffic, &old, &new).await?;
     println!("{report}");
-    fleet.shutdown();
     if report.passed() { Ok(()) } else { bail!("a required outcome does not hold (see the report above)") }
 }
 
@@ -144,6 +152,8 @@ async fn run(args: &Args, scenario: Scenario, repo: &Path, binaries: &Binaries, 
 pub struct Binaries {
     pub writepoint: PathBuf,
     pub deployer: PathBuf,
+    /// Where scripts/local-env finds the deployer.
+    pub target_dir: PathBuf,
 }
 
 /// The deployer is built optimised for size: it waits on the network, and most of its resident
@@ -164,6 +174,7 @@ fn build_binaries(repo: &Path, build: bool) -> Result<Binaries> {
     let binaries = Binaries {
         writepoint: release_dir.join("writepoint"),
         deployer: deployer_target.join("release/deployer"),
+        target_dir: target_dir.clone(),
     };
     if build {
         eprintln!("building writepoint, and deployer optimised for size (release)");

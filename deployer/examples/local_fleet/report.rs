@@ -8,7 +8,6 @@ use anyhow::Result;
 use crate::{
     Args,
     fleet::{Event, Fleet, Outcome},
-    haproxy::Haproxy,
     load::Traffic,
 };
 
@@ -44,12 +43,10 @@ pub struct Report {
 }
 
 impl Report {
-    #[allow(clippy::too_many_arguments)]
     pub async fn build(
         scenario: Scenario,
         args: &Args,
         fleet: &Fleet,
-        haproxy: &Haproxy,
         outcome: &Outcome,
         traffic: &Traffic,
         old: &str,
@@ -158,7 +155,7 @@ impl Report {
         )?;
 
         // Outcomes.
-        let servers = haproxy.servers().await?;
+        let servers = fleet.servers().await?;
         let all_up = servers.len() == fleet.instances.len() && servers.iter().all(|s| s.status == "UP");
         let lease = fleet.lease().await?;
         let lease_free = lease.as_ref().is_some_and(|l| l.holder.is_none());

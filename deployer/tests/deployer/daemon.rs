@@ -23,8 +23,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{
-    bucket, eventually, free_port, keypair, package, point, put_current, rewrite_tarball, sdk_config,
-    signed_by, store, version,
+    bucket, free_port, keypair, package, point, put_current, rewrite_tarball, sdk_config, signed_by, store,
+    version,
 };
 
 #[derive(Parser)]
@@ -76,7 +76,7 @@ async fn deploys_new_releases_refuses_tampered_ones_and_rolls_back_bad_ones() {
     let (daemon, shutdown) = start_daemon(&s3, port, &root, &state, &public_path).await;
 
     // Bootstrap: nothing installed, so the current release is installed and started.
-    eventually("v1 serving after bootstrap", Duration::from_secs(30), || async {
+    owp_testkit::until("v1 serving after bootstrap", Duration::from_secs(30), || async {
         serving(port).await.as_deref() == Some("v1")
     })
     .await;
@@ -86,13 +86,13 @@ async fn deploys_new_releases_refuses_tampered_ones_and_rolls_back_bad_ones() {
     let v2 = package(dir.path(), "v2", &serve, &secret);
     let published_at = Instant::now();
     publish(&store, Some(&v2.tarball), None, None, signed_by(&secret)).await.unwrap();
-    eventually("v2 serving", Duration::from_secs(30), || async {
+    owp_testkit::until("v2 serving", Duration::from_secs(30), || async {
         serving(port).await.as_deref() == Some("v2")
     })
     .await;
     assert!(published_at.elapsed() < Duration::from_secs(15), "v2 took {:?}", published_at.elapsed());
     assert_eq!(current_link(&root).as_deref(), Some("releases/v2"));
-    eventually("an idle report on v2", Duration::from_secs(10), || async {
+    owp_testkit::until("an idle report on v2", Duration::from_secs(10), || async {
         let reports = store.reports().await.unwrap();
         reports.len() == 1 && reports[0].version.as_deref() == Some("v2") && reports[0].phase == "idle"
     })
@@ -122,7 +122,7 @@ async fn deploys_new_releases_refuses_tampered_ones_and_rolls_back_bad_ones() {
     // publish would refuse to sign a pointer to it; someone holding the key could.
     upload_only(&store, &tampered, None, None).await.unwrap();
     point(&store, &secret, "test", "v3", &v3.manifest.created_at, false).await;
-    eventually("the tampered v3 refused", Duration::from_secs(20), || async {
+    owp_testkit::until("the tampered v3 refused", Duration::from_secs(20), || async {
         let reports = store.reports().await.unwrap();
         reports[0].note.as_deref().is_some_and(|note| {
             note.contains("release v3 refused") && note.contains("bin/svc does not match")
@@ -140,18 +140,18 @@ async fn deploys_new_releases_refuses_tampered_ones_and_rolls_back_bad_ones() {
     // A release that never becomes ready is rolled back and marked bad.
     let v4 = package(dir.path(), "v4", "exec sleep 600", &secret);
     publish(&store, Some(&v4.tarball), None, None, signed_by(&secret)).await.unwrap();
-    eventually("v4 marked bad", Duration::from_secs(40), || async {
+    owp_testkit::until("v4 marked bad", Duration::from_secs(40), || async {
         store.bad_marker(&version("v4")).await.unwrap().is_some()
     })
     .await;
     let marker = store.bad_marker(&version("v4")).await.unwrap().unwrap();
     assert!(marker.reason.contains("ready failed") && marker.instance == "test-1", "{marker:?}");
-    eventually("v2 serving again", Duration::from_secs(20), || async {
+    owp_testkit::until("v2 serving again", Duration::from_secs(20), || async {
         serving(port).await.as_deref() == Some("v2")
     })
     .await;
     assert_eq!(current_link(&root).as_deref(), Some("releases/v2"));
-    eventually("a rollback note", Duration::from_secs(10), || async {
+    owp_testkit::until("a rollback note", Duration::from_secs(10), || async {
         let reports = store.reports().await.unwrap();
         reports[0].note.as_deref().is_some_and(|note| note.contains("release v4 rolled back"))
             && reports[0].phase == "idle"
@@ -260,13 +260,13 @@ async fn refuses_pointers_it_cannot_trust_and_keeps_running_what_runs() {
     publish(&store, Some(&v1.tarball), None, None, signed_by(&secret)).await.unwrap();
     let v1_pointer = store.current().await.unwrap().unwrap().bytes;
     let (daemon, shutdown) = start_daemon(&s3, port, &root, &state, &public_path).await;
-    eventually("v1 serving after bootstrap", Duration::from_secs(30), || async {
+    owp_testkit::until("v1 serving after bootstrap", Duration::from_secs(30), || async {
         serving(port).await.as_deref() == Some("v1")
     })
     .await;
     let v2 = package(dir.path(), "v2", &serve, &secret);
     publish(&store, Some(&v2.tarball), None, None, signed_by(&secret)).await.unwrap();
-    eventually("v2 serving", Duration::from_secs(30), || async {
+    owp_testkit::until("v2 serving", Duration::from_secs(30), || async {
         serving(port).await.as_deref() == Some("v2")
     })
     .await;
@@ -277,7 +277,7 @@ async fn refuses_pointers_it_cannot_trust_and_keeps_running_what_runs() {
         let expected: Vec<String> = expected.iter().map(|part| part.to_string()).collect();
         let (store, root) = (store.clone(), root.clone());
         async move {
-            eventually(what, Duration::from_secs(20), || async {
+            owp_testkit::until(what, Duration::from_secs(20), || async {
                 report(&store).await.and_then(|r| r.note).is_some_and(|note| {
                     note.starts_with("current pointer refused")
                         && expected.iter().all(|part| note.contains(part.as_str()))
@@ -331,11 +331,11 @@ async fn refuses_pointers_it_cannot_trust_and_keeps_running_what_runs() {
     publish(&store, None, Some(version("v1")), None, Signing::Key { key: &secret, rollback: true })
         .await
         .unwrap();
-    eventually("v1 serving after the rollback", Duration::from_secs(30), || async {
+    owp_testkit::until("v1 serving after the rollback", Duration::from_secs(30), || async {
         serving(port).await.as_deref() == Some("v1")
     })
     .await;
-    eventually("the rollback done and the refusal note cleared", Duration::from_secs(20), || async {
+    owp_testkit::until("the rollback done and the refusal note cleared", Duration::from_secs(20), || async {
         report(&store)
             .await
             .is_some_and(|r| r.note.is_none() && r.version.as_deref() == Some("v1") && r.phase == "idle")
@@ -360,7 +360,7 @@ async fn refuses_pointers_it_cannot_trust_and_keeps_running_what_runs() {
         SignedPointer::sign(&Pointer { sequence: accepted.sequence - 1, ..v2_pointer }, &secret).unwrap();
     put_current(&store, stale.to_bytes().unwrap()).await;
     let (daemon, shutdown) = start_daemon(&s3, port, &root, &state, &public_path).await;
-    eventually("the stale pointer refused after a restart", Duration::from_secs(20), || async {
+    owp_testkit::until("the stale pointer refused after a restart", Duration::from_secs(20), || async {
         report(&store).await.and_then(|r| r.note).is_some_and(|note| note.contains("replayed older pointer"))
     })
     .await;

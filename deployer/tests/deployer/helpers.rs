@@ -68,19 +68,6 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     }
 }
 
-/// Polls `condition` until it holds, failing the test after `timeout`.
-pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 pub fn aws_settings() -> AwsSettings {
     AwsSettings { region: Some("us-east-1".into()), endpoint_url: Some(moto().endpoint.clone()) }
 }

@@ -7,8 +7,10 @@ use owp_platform::{
     db::{self, DatabaseSettings},
     http::{self, Health, HttpMetrics, NotReady, ReadyCheck},
     kafka::{self, KafkaSettings, ProducerTuning},
+    shutdown::ShutdownSettings,
     topics::Topics,
 };
+use owp_projection::accounts::Accounts;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +23,7 @@ pub struct Application {
     router: Router,
     producer: rdkafka::producer::FutureProducer,
     throttle: Throttle,
+    grace: Duration,
 }
 
 /// Brings auth's own schema up to date, as the robots do theirs: several processes may start at
@@ -52,9 +55,10 @@ impl Application {
         topics: &Topics,
         database: &DatabaseSettings,
         schema: &str,
+        shutdown: &ShutdownSettings,
         settings: Settings,
     ) -> anyhow::Result<Self> {
-        let pool = database.pool(schema, 8).await?;
+        let accounts = Accounts::new(database.pool(schema, 8).await?);
         let own_pool = prepare_database(database).await?;
         let throttle = Throttle::new(own_pool.clone(), &settings);
         let concurrency = usize::try_from(settings.password_hashing_concurrency).unwrap_or(1);
@@ -64,15 +68,12 @@ impl Application {
         let http_metrics = HttpMetrics::register(&mut registry);
         let ready = {
             let (pool, own, producer, topic) =
-                (pool.clone(), own_pool.clone(), producer.clone(), topics.events_topic.clone());
+                (accounts.clone(), own_pool.clone(), producer.clone(), topics.events_topic.clone());
             ReadyCheck::new(move || {
                 let (pool, own, producer, topic) =
                     (pool.clone(), own.clone(), producer.clone(), topic.clone());
                 async move {
-                    sqlx::query("SELECT 1 FROM users LIMIT 1")
-                        .execute(&pool)
-                        .await
-                        .map_err(NotReady::database)?;
+                    pool.ready().await.map_err(NotReady::database)?;
                     sqlx::query("SELECT 1 FROM login_pair_failures LIMIT 1")
                         .execute(&own)
                         .await
@@ -83,7 +84,7 @@ impl Application {
         };
         let listener = http::bind(settings.addr).await?;
         let state = routes::AppState {
-            pool,
+            accounts,
             producer: producer.clone(),
             events_topic: topics.events_topic.clone(),
             settings,
@@ -100,7 +101,7 @@ impl Application {
             .fallback(http::not_found)
             .method_not_allowed_fallback(http::method_not_allowed)
             .layer(middleware::from_fn_with_state(http_metrics, http::track_requests));
-        Ok(Self { listener, router, producer, throttle })
+        Ok(Self { listener, router, producer, throttle, grace: shutdown.grace })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -110,9 +111,9 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "auth listening");
         let purging = tokio::spawn(purge(self.throttle, shutdown.clone()));
-        http::serve(self.listener, self.router, shutdown, Duration::from_secs(10)).await?;
+        http::serve(self.listener, self.router, shutdown, self.grace).await?;
         purging.abort();
-        kafka::flush(&self.producer, Duration::from_secs(5));
+        kafka::flush(&self.producer, self.grace);
         Ok(())
     }
 }

@@ -4,7 +4,14 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use owp_auth::{Application, Settings};
-use owp_platform::{config, db::DatabaseSettings, kafka::KafkaSettings, shutdown, telemetry, topics::Topics};
+use owp_platform::{
+    config,
+    db::{DatabaseSettings, PROJECTION_SCHEMA},
+    kafka::KafkaSettings,
+    shutdown::{self, ShutdownSettings},
+    telemetry,
+    topics::Topics,
+};
 
 /// Signs users up, logs them in (a session id, at once) and out; writes those facts to the log.
 #[derive(Debug, Parser)]
@@ -22,6 +29,8 @@ struct Cli {
     #[command(flatten)]
     settings: Settings,
     #[command(flatten)]
+    shutdown: ShutdownSettings,
+    #[command(flatten)]
     telemetry: telemetry::TelemetrySettings,
 }
 
@@ -29,6 +38,23 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse()?;
     telemetry::init("auth", &cli.telemetry)?;
-    let app = Application::build(&cli.kafka, &cli.topics, &cli.database, "owp", cli.settings).await?;
+    let app = Application::build(
+        &cli.kafka,
+        &cli.topics,
+        &cli.database,
+        PROJECTION_SCHEMA,
+        &cli.shutdown,
+        cli.settings,
+    )
+    .await?;
     app.run(shutdown::on_signal()).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_shows_the_shutdown_grace() {
+        let help = <super::Cli as clap::CommandFactory>::command().render_long_help().to_string();
+        assert!(help.contains("--shutdown-grace") && help.contains("OWP_SHUTDOWN_GRACE"), "{help}");
+    }
 }

@@ -20,6 +20,7 @@ use owp_platform::{
     },
     kafka,
 };
+use owp_projection::accounts::Accounts;
 use owp_protocol::{
     DocumentId, Event, EventId, MessageKey, SessionId, TopicName, Violation,
     facts::{self, kind},
@@ -27,7 +28,6 @@ use owp_protocol::{
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::PgPool;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -44,7 +44,7 @@ use crate::{
 #[allow(missing_debug_implementations)] // the producer has no Debug
 pub struct AppState {
     /// The projector's tables.
-    pub pool: PgPool,
+    pub accounts: Accounts,
     pub producer: FutureProducer,
     pub events_topic: TopicName,
     pub settings: Settings,
@@ -167,7 +167,7 @@ pub(crate) async fn signup(State(state): State<AppState>, headers: HeaderMap, re
         async {
             let credentials: Credentials = read(&headers, request).await?;
             validate(&credentials)?;
-            if username_taken(&state.pool, &credentials.username).await? {
+            if state.accounts.username_taken(&credentials.username).await.map_err(Error::from)? {
                 return Err(taken());
             }
             let hash = state.passwords.hash(credentials.password).await?;
@@ -176,11 +176,9 @@ pub(crate) async fn signup(State(state): State<AppState>, headers: HeaderMap, re
                 facts::UserSignedUp { user_id, username: credentials.username.clone(), password_hash: hash };
             append(&state, kind::USER_SIGNED_UP, None, MessageKey::new(user_id.to_string()), json!(fact))
                 .await?;
-            let owner: Option<Uuid> =
-                wait_for(&state, "SELECT user_id FROM users WHERE username = $1", &credentials.username)
-                    .await?;
+            let owner = wait_for(&state, || state.accounts.user_id(&credentials.username)).await?;
             match owner {
-                Some(owner) if owner == user_id => {
+                owner if owner == user_id => {
                     Ok((StatusCode::CREATED, Json(SignedUp { user_id, username: credentials.username }))
                         .into_response())
                 }
@@ -222,59 +220,77 @@ pub(crate) async fn login(
     headers: HeaderMap,
     request: Body,
 ) -> Response {
-    respond(async {
-        let credentials: Credentials = read(&headers, request).await?;
-        validate(&credentials)?;
-        let reservation = match state.throttle.reserve(&credentials.username, &address).await? {
-            Admission::Admitted(reservation) => reservation,
-            Admission::Refused(wait) => {
-                return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "locked", "Too many failed logins")
+    respond(
+        async {
+            let credentials: Credentials = read(&headers, request).await?;
+            validate(&credentials)?;
+            let reservation = match state.throttle.reserve(&credentials.username, &address).await? {
+                Admission::Admitted(reservation) => reservation,
+                Admission::Refused(wait) => {
+                    return Err(Problem::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "locked",
+                        "Too many failed logins",
+                    )
                     .detail("too many failed logins from this address; try again after Retry-After seconds")
                     .retry_after(wait));
-            }
-        };
-        let row: Option<(Uuid, String)> = sqlx::query_as(
-            "SELECT u.user_id, c.password_hash FROM users u JOIN credentials c USING (user_id) WHERE u.username = $1",
-        )
-        .bind(&credentials.username)
-        .fetch_optional(&state.pool)
-        .await
-        .map_err(Error::from)?;
-        let (user_id, hash) = row.unzip();
-        let matches = match state.passwords.verify(credentials.password, hash).await {
-            Ok(matches) => matches,
-            Err(err) => {
-                // Not checked, so not a failure: the attempt is given back.
-                if let Err(cancel) = state.throttle.cancel(&reservation).await {
-                    tracing::warn!(error = %cancel, "cannot give back a login attempt");
                 }
-                return Err(err.into());
-            }
-        };
-        let Some(user_id) = user_id.filter(|_| matches) else {
-            // Unknown names fail like wrong passwords: a login must not reveal who has an account.
+            };
+            let login = state.accounts.login(&credentials.username).await.map_err(Error::from)?;
+            let (user_id, hash) = login.map(|login| (login.user_id, login.password_hash)).unzip();
+            let matches = match state.passwords.verify(credentials.password, hash).await {
+                Ok(matches) => matches,
+                Err(err) => {
+                    // Not checked, so not a failure: the attempt is given back.
+                    if let Err(cancel) = state.throttle.cancel(&reservation).await {
+                        tracing::warn!(error = %cancel, "cannot give back a login attempt");
+                    }
+                    return Err(err.into());
+                }
+            };
+            let Some(user_id) = user_id.filter(|_| matches) else {
+                // Unknown names fail like wrong passwords: a login must not reveal who has an account.
+                append(
+                    &state,
+                    kind::LOGIN_FAILED,
+                    None,
+                    MessageKey::new(credentials.username.clone()),
+                    json!(facts::LoginFailed { username: credentials.username.clone() }),
+                )
+                .await?;
+                return Err(Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "login-failed",
+                    "Wrong username or password",
+                ));
+            };
+            state.throttle.succeeded(&reservation).await?;
+            let session_id = SessionId::new_random();
+            let fact = facts::SessionStarted {
+                session_id: *session_id.as_uuid(),
+                user_id,
+                username: credentials.username,
+            };
             append(
                 &state,
-                kind::LOGIN_FAILED,
-                None,
-                MessageKey::new(credentials.username.clone()),
-                json!(facts::LoginFailed { username: credentials.username.clone() }),
+                kind::SESSION_STARTED,
+                Some(session_id),
+                MessageKey::new(session_id.to_string()),
+                json!(fact),
             )
             .await?;
-            return Err(Problem::new(StatusCode::UNAUTHORIZED, "login-failed", "Wrong username or password"));
-        };
-        state.throttle.succeeded(&reservation).await?;
-        let session_id = SessionId::new_random();
-        let fact = facts::SessionStarted { session_id: *session_id.as_uuid(), user_id, username: credentials.username };
-        append(&state, kind::SESSION_STARTED, Some(session_id), MessageKey::new(session_id.to_string()), json!(fact)).await?;
-        let _: Option<Uuid> =
-            wait_for(&state, "SELECT session_id FROM sessions WHERE session_id = $1", session_id.as_uuid()).await?;
-        // For browsers: scripts cannot read it (HttpOnly), it never travels in clear (Secure),
-        // and other sites' pages cannot make the browser send it (SameSite=Strict).
-        let cookie = format!("{SESSION_COOKIE}={session_id}; HttpOnly; Secure; SameSite=Strict; Path=/");
-        Ok(([(header::SET_COOKIE, cookie)], Json(LoggedIn { session_id: *session_id.as_uuid(), user_id })).into_response())
-    }
-    .await)
+            wait_for(&state, || applied(state.accounts.session_started(*session_id.as_uuid()))).await?;
+            // For browsers: scripts cannot read it (HttpOnly), it never travels in clear (Secure),
+            // and other sites' pages cannot make the browser send it (SameSite=Strict).
+            let cookie = format!("{SESSION_COOKIE}={session_id}; HttpOnly; Secure; SameSite=Strict; Path=/");
+            Ok((
+                [(header::SET_COOKIE, cookie)],
+                Json(LoggedIn { session_id: *session_id.as_uuid(), user_id }),
+            )
+                .into_response())
+        }
+        .await,
+    )
 }
 
 /// Ends the live session the request carries: `Authorization: Bearer <session_id>`, or the
@@ -312,13 +328,7 @@ pub(crate) async fn logout(
                 return Err(credential::unauthorized(format!("logout needs the session: {USE_THE_HEADER}")));
             };
             let session_id = *session.as_uuid();
-            let live: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM sessions WHERE session_id = $1 AND ended_at IS NULL)",
-            )
-            .bind(session_id)
-            .fetch_one(&state.pool)
-            .await
-            .map_err(Error::from)?;
+            let live = state.accounts.session_open(session_id).await.map_err(Error::from)?;
             if !live {
                 return Err(Problem::new(StatusCode::NOT_FOUND, "no-session", "No such live session")
                     .detail("the session has ended, or never started"));
@@ -332,12 +342,7 @@ pub(crate) async fn logout(
                 json!(fact),
             )
             .await?;
-            let _: Option<Uuid> = wait_for(
-                &state,
-                "SELECT session_id FROM sessions WHERE session_id = $1 AND ended_at IS NOT NULL",
-                &session_id,
-            )
-            .await?;
+            wait_for(&state, || applied(state.accounts.session_ended(session_id))).await?;
             let clear = format!("{SESSION_COOKIE}=; Max-Age=0; HttpOnly; Secure; SameSite=Strict; Path=/");
             Ok(([(header::SET_COOKIE, clear)], Json(LoggedOut { session_id, ended: true })).into_response())
         }
@@ -402,20 +407,15 @@ async fn append(
     Ok(event.event_id)
 }
 
-/// Polls until `query` finds a row (bounded by the apply timeout).
-async fn wait_for<T, P>(state: &AppState, query: &str, parameter: P) -> Result<Option<T>, Problem>
+/// Looks up until `lookup` finds what a fact just appended makes (bounded by the apply timeout).
+async fn wait_for<T, F, Fut>(state: &AppState, mut lookup: F) -> Result<T, Problem>
 where
-    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
-    P: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Sync + Clone,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = sqlx::Result<Option<T>>>,
 {
     let deadline = Instant::now() + state.settings.apply_timeout;
     loop {
-        let found: Option<T> = sqlx::query_scalar(query)
-            .bind(parameter.clone())
-            .fetch_optional(&state.pool)
-            .await
-            .map_err(Error::from)?;
-        if found.is_some() {
+        if let Some(found) = lookup().await.map_err(Error::from)? {
             return Ok(found);
         }
         if Instant::now() > deadline {
@@ -428,11 +428,9 @@ where
     }
 }
 
-async fn username_taken(pool: &PgPool, username: &str) -> Result<bool, Error> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
-        .bind(username)
-        .fetch_one(pool)
-        .await?)
+/// A yes-or-no lookup as one [`wait_for`] awaits.
+async fn applied(found: impl Future<Output = sqlx::Result<bool>>) -> sqlx::Result<Option<()>> {
+    found.await.map(|found| found.then_some(()))
 }
 
 fn taken() -> Problem {

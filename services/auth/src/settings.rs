@@ -68,15 +68,10 @@ fn cpus() -> u32 {
 }
 
 impl Settings {
+    /// The defaults, as `--help` shows them, with any `OWP_*` variable applied; for tests and
+    /// embedding.
     pub fn defaults() -> Self {
-        #[derive(clap::Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            settings: Settings,
-        }
-        <Wrapper as clap::Parser>::try_parse_from(["auth"])
-            .map(|w| w.settings)
-            .unwrap_or_else(|err| panic!("built-in defaults must parse: {err}"))
+        owp_platform::config::from_env()
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use owp_platform::{db::DatabaseSettings, kafka::KafkaSettings, shutdown, telemetry, topics::Topics};
 
-use crate::{bench, database, deadletter, read, replay, topics, translator, up};
+use crate::{database, deadletter, read, replay, topics, translator, up};
 
 /// One write point, one read point, one log: run the services and operate them.
 #[derive(Debug, Parser)]
@@ -45,9 +45,6 @@ pub enum Command {
     /// The translator: check a configuration, rebuild collections.
     #[command(subcommand)]
     Translator(translator::TranslatorCommand),
-    /// Benchmarks that print figures against a baseline measured in the same run.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -62,6 +59,5 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Topics(args) => topics::run(&cli.kafka, &cli.topics, &args).await,
         Command::Read(args) => read::run(&cli.kafka, &args).await,
         Command::Translator(command) => translator::run(&cli.database, command).await,
-        Command::Bench(command) => bench::run(&cli.kafka, &cli.database, command).await,
     }
 }

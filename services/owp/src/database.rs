@@ -2,7 +2,8 @@
 //! local stack) or the RDS master user, it creates the service roles and their schemas
 //! (`owp_platform::db::roles`), migrates each schema as the role that owns it, and grants every
 //! other role what its queries need. The services then connect as their own role; their own
-//! start-up migration finds nothing left to do.
+//! start-up migration finds nothing left to do. The translator's change capture is migrated and
+//! installed as the projection's owner, whose writes it runs on (`owp_translator::capture`).
 
 use owp_platform::db::{
     DatabaseSettings,
@@ -39,6 +40,7 @@ pub async fn setup(admin: &DatabaseSettings, logins: &[Login]) -> anyhow::Result
     roles::prepare(admin, logins).await?;
     owp_robots::app::prepare_database(&admin.acting_as(roles::ROBOTS)).await?.close().await;
     owp_auth::prepare_database(&admin.acting_as(roles::AUTH)).await?.close().await;
+    owp_translator::capture::install(&admin.acting_as(roles::ROBOTS)).await?;
     let translator = admin.acting_as(roles::TRANSLATOR).pool("owp_translator", 1).await?;
     {
         let mut conn = translator.acquire().await?;

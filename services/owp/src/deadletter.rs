@@ -6,7 +6,7 @@ use owp_platform::{
     db::DatabaseSettings,
     kafka::{self, KafkaSettings},
 };
-use owp_robot::{SchemaName, deadletter, store};
+use owp_robot_framework::{SchemaName, deadletter, store};
 use owp_robots::{PROJECTION_SCHEMA, ROBOTS_SCHEMA};
 
 #[derive(Debug, clap::Subcommand)]

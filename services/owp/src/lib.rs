@@ -1,8 +1,7 @@
 //! The `owp` command: every service in one process (`owp up`) and the operator's tools
-//! (`owp topics`, `owp read`, `owp bench`). Each subcommand lives in its own module; this crate
+//! (`owp topics`, `owp read`, `owp replay`, …). Each subcommand lives in its own module; this crate
 //! only composes the service crates, it implements none of their logic.
 
-pub mod bench;
 pub mod cli;
 pub mod database;
 pub mod deadletter;

@@ -9,12 +9,8 @@ pub struct ReplayArgs {
     /// Rebuild into a scratch schema and compare it with the live one, table by table.
     #[arg(long)]
     pub verify: bool,
-    /// Events per transaction.
-    #[arg(long, default_value_t = 5000)]
-    pub batch: usize,
-    /// Consumer group prefix of the live robots.
-    #[arg(long, env = "OWP_GROUP_PREFIX", default_value = "owp.robot.")]
-    pub group_prefix: String,
+    #[command(flatten)]
+    pub options: ReplayOptions,
 }
 
 pub async fn run(
@@ -34,8 +30,7 @@ pub async fn run(
         bar.set_length(total);
         bar.set_position(done);
     };
-    let options = ReplayOptions { group_prefix: args.group_prefix.clone(), batch: args.batch };
-    let report = replay::replay(kafka, topics, database, &options, args.verify, &progress).await?;
+    let report = replay::replay(kafka, topics, database, &args.options, args.verify, &progress).await?;
     bar.finish_and_clear();
     let rate = report.events as f64 / report.elapsed.as_secs_f64().max(f64::EPSILON);
     println!("replayed {} events in {:.1?} ({rate:.0} events/s)", report.events, report.elapsed);

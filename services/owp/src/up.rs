@@ -4,8 +4,9 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use owp_platform::{
-    db::{DatabaseSettings, roles},
+    db::{DatabaseSettings, PROJECTION_SCHEMA, roles},
     kafka::{self, KafkaSettings},
+    shutdown::ShutdownSettings,
     topics::Topics,
 };
 use tokio::task::JoinSet;
@@ -61,6 +62,9 @@ pub struct UpArgs {
     pub database_roles: bool,
     #[command(flatten)]
     pub topics: TopicSettings,
+    /// One grace for every service of the process: they stop on the same signal.
+    #[command(flatten)]
+    pub shutdown: ShutdownSettings,
     #[command(flatten)]
     pub writepoint: owp_writepoint::Settings,
     #[command(flatten)]
@@ -117,10 +121,15 @@ pub async fn run(
         match service {
             Service::Robots => {
                 let database = as_role(roles::ROBOTS)?;
-                let robots =
-                    owp_robots::Robots::build(kafka_settings, topics, &database, args.robots.clone())
-                        .await
-                        .context("cannot start the robots")?;
+                let robots = owp_robots::Robots::build(
+                    kafka_settings,
+                    topics,
+                    &database,
+                    &args.shutdown,
+                    args.robots.clone(),
+                )
+                .await
+                .context("cannot start the robots")?;
                 running.spawn(async move { robots.run(stop).await });
             }
             Service::Auth => {
@@ -129,7 +138,8 @@ pub async fn run(
                     kafka_settings,
                     topics,
                     &database,
-                    owp_robots::PROJECTION_SCHEMA,
+                    PROJECTION_SCHEMA,
+                    &args.shutdown,
                     args.auth.clone(),
                 )
                 .await
@@ -137,17 +147,26 @@ pub async fn run(
                 running.spawn(async move { auth.run(stop).await });
             }
             Service::Writepoint => {
-                let app = owp_writepoint::Application::build(kafka_settings, topics, args.writepoint.clone())
-                    .await
-                    .context("cannot start the write point")?;
+                let app = owp_writepoint::Application::build(
+                    kafka_settings,
+                    topics,
+                    &args.shutdown,
+                    args.writepoint.clone(),
+                )
+                .await
+                .context("cannot start the write point")?;
                 running.spawn(async move { app.run(stop).await.map_err(anyhow::Error::from) });
             }
             Service::Translator => {
                 let database = as_role(roles::TRANSLATOR)?;
-                let translator =
-                    owp_translator::Translator::build(&database, &args.read_store, args.translator.clone())
-                        .await
-                        .context("cannot start the translator")?;
+                let translator = owp_translator::Translator::build(
+                    &database,
+                    &args.read_store,
+                    &args.shutdown,
+                    args.translator.clone(),
+                )
+                .await
+                .context("cannot start the translator")?;
                 running.spawn(async move { translator.run(stop).await });
             }
             Service::Readpoint => {
@@ -156,6 +175,7 @@ pub async fn run(
                 let app = owp_readpoint::Application::build(
                     &database,
                     &args.read_store,
+                    &args.shutdown,
                     args.readpoint.clone(),
                     access,
                 )

@@ -75,6 +75,28 @@ pub fn parse_from<T: Parser>(args: impl IntoIterator<Item = impl Into<OsString>>
     })
 }
 
+/// A settings group's defaults as its clap attributes declare them (what `--help` shows), the
+/// environment left aside: the one declaration behind each settings struct's `Default`, so a
+/// test's defaults are the same on every machine.
+pub fn defaults<T: clap::Args>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults")).mut_args(|arg| arg.env(None::<&str>));
+    // Each group's defaults are tested to parse.
+    matches_of(command).unwrap_or_else(|err| panic!("built-in defaults must parse: {err}"))
+}
+
+/// A settings group's defaults with any of its `OWP_*` variables applied, as a process that
+/// embeds a service reads them. A variable that does not parse stops the process, as it would
+/// stop the service's own binary.
+pub fn from_env<T: clap::Args>() -> T {
+    matches_of(T::augment_args(clap::Command::new("from-env")))
+        .unwrap_or_else(|err| panic!("OWP_* settings must parse: {err}"))
+}
+
+fn matches_of<T: clap::Args>(command: clap::Command) -> std::result::Result<T, clap::Error> {
+    let name = command.get_name().to_owned();
+    command.try_get_matches_from([name]).and_then(|matches| T::from_arg_matches(&matches))
+}
+
 fn find_config(matches: &ArgMatches) -> Option<PathBuf> {
     let mut current = Some(matches);
     let mut found = None;
@@ -157,6 +179,23 @@ mod tests {
         batch_max_lines: usize,
         #[arg(long, default_value = "a")]
         name: String,
+    }
+
+    #[derive(Debug, clap::Args)]
+    struct Group {
+        #[arg(long, env = "PATH", default_value = "declared")]
+        path: String,
+        #[arg(long, default_value_t = 7)]
+        count: u32,
+    }
+
+    #[test]
+    fn defaults_are_the_declared_ones_and_from_env_applies_variables() {
+        let declared: Group = defaults();
+        assert_eq!((declared.path.as_str(), declared.count), ("declared", 7));
+        let applied: Group = from_env();
+        assert_eq!(applied.path, std::env::var("PATH").unwrap_or_else(|_| "declared".into()));
+        assert_eq!(applied.count, 7);
     }
 
     fn file_with(contents: &str) -> tempfile::NamedTempFile {

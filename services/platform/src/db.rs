@@ -13,6 +13,13 @@ use sqlx::{
 
 use crate::{Error, Result};
 
+/// The projection: the tables the robots' projector writes (rebuilt by `owp replay`, which
+/// swaps a new schema in under this name) and the other services read.
+pub const PROJECTION_SCHEMA: &str = "owp";
+/// The translator's change capture of the projection: its outbox and the functions its triggers
+/// run; the projection owner's (see the translator's migrations).
+pub const CAPTURE_SCHEMA: &str = "owp_capture";
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseSettings {
     /// PostgreSQL connection URL.

@@ -1,5 +1,5 @@
 //! What every OWP service shares, written once: layered configuration, telemetry, RFC 9457
-//! problem responses, health and metrics endpoints, graceful shutdown, and (behind the `kafka`
+//! problem responses, health and metrics endpoints, retries, graceful shutdown, and (behind the `kafka`
 //! and `db` features) Kafka and PostgreSQL client set-up.
 //!
 //! Nothing in here knows about a particular service; services depend on this crate, never the
@@ -14,6 +14,7 @@ mod error;
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod retry;
 pub mod shutdown;
 pub mod telemetry;
 pub mod topics;

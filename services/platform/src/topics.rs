@@ -18,11 +18,7 @@ pub struct Topics {
 
 impl Default for Topics {
     fn default() -> Self {
-        Self {
-            commands_topic: TopicName::commands(),
-            events_topic: TopicName::events(),
-            deadletter_topic: TopicName::deadletter(),
-        }
+        crate::config::defaults()
     }
 }
 
@@ -34,5 +30,18 @@ impl Topics {
             events_topic: TopicName::parse(format!("{prefix}.events"))?,
             deadletter_topic: TopicName::parse(format!("{prefix}.deadletter"))?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_three_owp_topics() {
+        let topics = Topics::default();
+        assert_eq!(topics.commands_topic, TopicName::commands());
+        assert_eq!(topics.events_topic, TopicName::events());
+        assert_eq!(topics.deadletter_topic, TopicName::deadletter());
     }
 }

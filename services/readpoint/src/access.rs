@@ -14,10 +14,15 @@ use std::{
 
 use axum::http::{HeaderMap, Uri};
 use owp_collections::{Config, Visibility};
-use owp_platform::http::{Problem, credential};
+use owp_platform::{
+    db::PROJECTION_SCHEMA,
+    http::{Problem, credential},
+};
+use owp_projection::{SessionLimits, sessions};
 use owp_readstore::CollectionName;
-use owp_robots::{PROJECTION_SCHEMA, SessionLimits, sessions};
 use uuid::Uuid;
+
+use crate::routes::{MESSAGE_KEY, MESSAGES};
 
 #[derive(Debug, Clone)]
 pub struct Access {
@@ -33,6 +38,31 @@ struct Declared {
     sortable: BTreeMap<CollectionName, BTreeSet<String>>,
 }
 
+/// The configuration `file`, refused unless it defines what the read point's own routes serve:
+/// the collection of documents' outcomes, keyed by document id (`GET /v1/documents/{id}`,
+/// `GET /v1/messages`).
+fn load_serving(file: &Path) -> owp_collections::Result<Config> {
+    let config = Config::load(file)?;
+    let refuse = |reason: String| owp_collections::Error::Config {
+        file: file.to_owned(),
+        entry: format!("collection_name = {MESSAGES:?}"),
+        reason,
+    };
+    let Some(entries) = CollectionName::parse(MESSAGES).ok().and_then(|name| config.collections.get(&name))
+    else {
+        return Err(refuse(format!(
+            "the read point answers GET /v1/documents/{{id}} and GET /v1/messages from the collection {MESSAGES:?}, which this file does not define"
+        )));
+    };
+    if let Some(entry) = entries.iter().find(|entry| entry.config.key_to_denormalize_upon != MESSAGE_KEY) {
+        return Err(refuse(format!(
+            "{}: the outcomes collection must be keyed by {MESSAGE_KEY:?}, not {:?}",
+            entry.label, entry.config.key_to_denormalize_upon
+        )));
+    }
+    Ok(config)
+}
+
 fn modified(file: &Path) -> Option<SystemTime> {
     std::fs::metadata(file).and_then(|m| m.modified()).ok()
 }
@@ -41,7 +71,7 @@ impl Access {
     /// Reads the collections' visibility from the translator configuration `file`.
     pub fn load(file: &Path, limits: SessionLimits) -> owp_collections::Result<Self> {
         let stamp = modified(file);
-        let config = Config::load(file)?;
+        let config = load_serving(file)?;
         let declared = Declared { modified: stamp, visibility: config.visibility, sortable: config.sortable };
         Ok(Self { file: file.to_owned(), limits, declared: Arc::new(RwLock::new(declared)) })
     }
@@ -68,7 +98,7 @@ impl Access {
         }
         let mut declared = self.declared.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         declared.modified = stamp;
-        match Config::load(&self.file) {
+        match load_serving(&self.file) {
             Ok(config) => {
                 declared.visibility = config.visibility;
                 declared.sortable = config.sortable;
@@ -113,5 +143,51 @@ impl Access {
         self.caller(pool, headers, uri)
             .await?
             .ok_or_else(|| credential::unauthorized(credential::USE_THE_HEADER))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(toml: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("translator.toml");
+        std::fs::write(&file, toml).unwrap();
+        let error = Access::load(&file, SessionLimits::defaults()).expect_err("refused").to_string();
+        assert!(error.contains(&file.display().to_string()), "names the file: {error}");
+        error
+    }
+
+    #[test]
+    fn a_configuration_without_the_outcomes_collection_is_refused_naming_it() {
+        let error = refusal(
+            r#"
+[[entries]]
+collection_name = "profiles"
+key_to_denormalize_upon = "user_id"
+visibility = "public"
+sql = "SELECT user_id, display_name FROM profiles"
+"#,
+        );
+        assert!(error.contains("collection_name = \"messages\""), "names the entry: {error}");
+        assert!(error.contains("does not define"), "{error}");
+
+        let error = refusal(
+            r#"
+[[entries]]
+collection_name = "messages"
+key_to_denormalize_upon = "session_id"
+visibility = "private"
+sql = "SELECT session_id, status FROM messages"
+"#,
+        );
+        assert!(error.contains("must be keyed by \"document_id\""), "{error}");
+    }
+
+    #[test]
+    fn the_shipped_configuration_is_served() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../translator.toml");
+        Access::load(&shipped, SessionLimits::defaults()).expect("translator.toml serves the read point");
     }
 }

@@ -3,10 +3,15 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use owp_platform::{config, db::DatabaseSettings, shutdown, telemetry};
+use owp_platform::{
+    config,
+    db::DatabaseSettings,
+    shutdown::{self, ShutdownSettings},
+    telemetry,
+};
+use owp_projection::SessionLimits;
 use owp_readpoint::{Access, Application, Settings};
 use owp_readstore::ReadStoreSettings;
-use owp_robots::SessionLimits;
 
 /// Serves documents' outcomes (with a bounded wait), denormalized collections and messages.
 #[derive(Debug, Parser)]
@@ -27,6 +32,8 @@ struct Cli {
     #[command(flatten)]
     sessions: SessionLimits,
     #[command(flatten)]
+    shutdown: ShutdownSettings,
+    #[command(flatten)]
     telemetry: telemetry::TelemetrySettings,
 }
 
@@ -35,6 +42,15 @@ async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse()?;
     telemetry::init("readpoint", &cli.telemetry)?;
     let access = Access::load(&cli.translator_config, cli.sessions)?;
-    let app = Application::build(&cli.database, &cli.read_store, cli.settings, access).await?;
+    let app = Application::build(&cli.database, &cli.read_store, &cli.shutdown, cli.settings, access).await?;
     app.run(shutdown::on_signal()).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_shows_the_shutdown_grace() {
+        let help = <super::Cli as clap::CommandFactory>::command().render_long_help().to_string();
+        assert!(help.contains("--shutdown-grace") && help.contains("OWP_SHUTDOWN_GRACE"), "{help}");
+    }
 }

@@ -26,8 +26,11 @@ use uuid::Uuid;
 
 use crate::{Access, CursorKey, Settings, lookups::Lookups, waiters::Waiters};
 
-/// The collection the translator's default configuration fills with each document's outcome.
+/// The collection of each document's outcome, which the translator configuration must define
+/// (checked when it is loaded, see `access`).
 pub const MESSAGES: &str = "messages";
+/// The key of [`MESSAGES`]: a document's outcome is looked up by its id.
+pub(crate) const MESSAGE_KEY: &str = "document_id";
 /// The field of a message naming the user whose session sent the document.
 const MESSAGE_OWNER: &str = "owner_user_id";
 const MAX_LIMIT: u32 = 500;
@@ -386,7 +389,7 @@ fn paging(
     listing: &str,
 ) -> Result<ListQuery, Problem> {
     let limit = match params.remove("limit") {
-        None => 50,
+        None => ListQuery::default().limit,
         Some(text) => match text.parse::<u32>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
             _ => return Err(invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),

@@ -32,11 +32,20 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            addr: ([127, 0, 0, 1], 8081).into(),
-            max_wait: Duration::from_secs(30),
-            poll: Duration::from_millis(250),
-            cursor_key: None,
-        }
+        owp_platform::config::defaults()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_declared_ones() {
+        let settings = Settings::default();
+        assert_eq!(settings.addr, SocketAddr::from(([127, 0, 0, 1], 8081)));
+        assert_eq!(settings.max_wait, Duration::from_secs(30));
+        assert_eq!(settings.poll, Duration::from_millis(250));
+        assert!(settings.cursor_key.is_none());
     }
 }

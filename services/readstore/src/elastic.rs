@@ -41,6 +41,7 @@ use elasticsearch::{
     },
     params::{ExpandWildcards, Refresh},
 };
+use owp_platform::retry::Backoff;
 use serde_json::{Value, json};
 
 use crate::{
@@ -328,7 +329,7 @@ impl ReadStore for ElasticStore {
                 Refresh::WaitFor
             }
         };
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         for attempt in 1..=MAX_ATTEMPTS {
             let (again, reason) = match self.bulk_once(&pending, refresh).await {
                 Ok(result) => result,
@@ -348,8 +349,7 @@ impl ReadStore for ElasticStore {
             );
             pending = again.into_iter().map(|i| pending[i]).collect();
             if attempt < MAX_ATTEMPTS {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff.pause().await;
             }
         }
         Err(err(

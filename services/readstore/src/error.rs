@@ -10,6 +10,8 @@ pub enum Error {
     Query(String),
     #[error("PostgreSQL read store: {context}: {source}")]
     Postgres { context: String, source: sqlx::Error },
+    #[error("PostgreSQL read store: cannot migrate schema owp_read: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("search engine read store: {context}: {reason}")]
     Elastic { context: String, reason: String, transient: bool },
 }

@@ -147,7 +147,7 @@ pub struct ReadStoreSettings {
 
 impl Default for ReadStoreSettings {
     fn default() -> Self {
-        Self { read_store: "postgres".into(), index_prefix: "owp".into() }
+        owp_platform::config::defaults()
     }
 }
 
@@ -167,5 +167,14 @@ impl ReadStoreSettings {
             Some((scheme, (_, host))) => format!("{scheme}://***@{host}"),
             None => self.read_store.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_store_is_postgres_with_the_owp_prefix() {
+        let settings = super::ReadStoreSettings::default();
+        assert_eq!((settings.read_store.as_str(), settings.index_prefix.as_str()), ("postgres", "owp"));
     }
 }

@@ -19,43 +19,16 @@ use crate::{CollectionName, Error, ListQuery, Page, ReadStore, Result, StoredDoc
 
 const SCHEMA: &str = "owp_read";
 
+/// The schema's own tables (`published`, and the layout of the collections' tables), migrated
+/// by the writer before its first write: a reader's role may not change the schema.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// Tables of an earlier layout brought up to date, once per process (see [`UPGRADE`]).
-    upgraded: Arc<OnceCell<()>>,
+    /// [`MIGRATOR`] run, once per process.
+    migrated: Arc<OnceCell<()>>,
 }
-
-/// Brings the tables and views of an earlier layout (without the `words` column) up to date, so
-/// that a translator or read point of this version works on them until the translator has
-/// rebuilt every collection (which it does once after an upgrade, see `LAYOUT`): until then,
-/// documents written before the upgrade are not found by `q`.
-const UPGRADE: &str = r#"
-DO $$
-DECLARE
-    r record;
-BEGIN
-    IF to_regclass('owp_read.published') IS NULL THEN
-        RETURN;
-    END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('owp_read.upgrade'));
-    FOR r IN
-        SELECT c.relname FROM pg_class c
-        WHERE c.relnamespace = 'owp_read'::regnamespace AND c.relkind = 'r' AND c.relname LIKE '%\_\_v%'
-          AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'words' AND NOT a.attisdropped)
-    LOOP
-        EXECUTE format('ALTER TABLE owp_read.%I ADD COLUMN IF NOT EXISTS words text', r.relname);
-    END LOOP;
-    FOR r IN
-        SELECT p.collection, p.version FROM owp_read.published p
-        WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a
-                          WHERE a.attrelid = to_regclass(format('owp_read.%I', p.collection)) AND a.attname = 'words')
-    LOOP
-        EXECUTE format('CREATE OR REPLACE VIEW owp_read.%I AS SELECT key, doc, version, words FROM owp_read.%I WHERE doc IS NOT NULL',
-                       r.collection, r.collection || '__v' || r.version);
-    END LOOP;
-END
-$$"#;
 
 /// The search text of a document: its string values, but for identifiers and timestamps.
 fn words(doc: &Value) -> String {
@@ -137,55 +110,47 @@ fn undefined_table(err: &sqlx::Error) -> bool {
 
 impl PgStore {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, upgraded: Arc::default() }
-    }
-
-    /// Runs [`UPGRADE`] once per process, before the first write or listing.
-    async fn upgrade(&self) -> Result<()> {
-        self.upgraded
-            .get_or_try_init(|| async {
-                sqlx::query(UPGRADE)
-                    .execute(&self.pool)
-                    .await
-                    .map(drop)
-                    .map_err(Error::pg("cannot bring the read store's tables up to date (the words column)"))
-            })
-            .await?;
-        Ok(())
+        Self { pool, migrated: Arc::default() }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    async fn ensure_schema(&self) -> Result<()> {
-        // Two processes may race to create the schema; the loser's duplicate error is harmless.
-        let statements = [
-            // Not CREATE SCHEMA IF NOT EXISTS, which needs CREATE on the database even when the
-            // schema is there: the translator's role owns this schema but may create no other.
-            format!(
-                "DO $$ BEGIN IF to_regnamespace('{SCHEMA}') IS NULL THEN CREATE SCHEMA {SCHEMA}; END IF; END $$"
-            ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS {SCHEMA}.published (collection text PRIMARY KEY, version integer NOT NULL)"
-            ),
-        ];
-        for statement in statements {
-            if let Err(err) = sqlx::query(&statement).execute(&self.pool).await {
-                let race = err
-                    .as_database_error()
-                    .and_then(|e| e.code())
-                    .is_some_and(|c| c == "23505" || c == "42P06");
-                if !race {
-                    return Err(Error::Postgres {
-                        context: "cannot create the read store schema".into(),
-                        source: err,
-                    });
-                }
-            }
-        }
+    /// Creates the schema if it is missing and runs [`MIGRATOR`] in it, once per process.
+    pub async fn migrate(&self) -> Result<()> {
+        self.migrated.get_or_try_init(|| migrate(&self.pool)).await?;
         Ok(())
     }
+}
+
+async fn migrate(pool: &PgPool) -> Result<()> {
+    // Not CREATE SCHEMA IF NOT EXISTS, which needs CREATE on the database even when the schema
+    // is there: the translator's role owns this schema but may create no other. Two processes
+    // may race to create it; the loser's duplicate error is harmless.
+    let create = format!(
+        "DO $$ BEGIN IF to_regnamespace('{SCHEMA}') IS NULL THEN CREATE SCHEMA {SCHEMA}; END IF; END $$"
+    );
+    if let Err(err) = sqlx::query(&create).execute(pool).await {
+        let race =
+            err.as_database_error().and_then(|e| e.code()).is_some_and(|c| c == "23505" || c == "42P06");
+        if !race {
+            return Err(Error::pg("cannot create the read store schema")(err));
+        }
+    }
+    // The migrations' own table lives in the schema they migrate: a connection of its own, set
+    // to it, and closed afterwards rather than returned to the pool so set.
+    let mut conn = pool.acquire().await.map_err(Error::pg("cannot connect"))?.detach();
+    sqlx::query(&format!("SET search_path TO {SCHEMA}"))
+        .execute(&mut conn)
+        .await
+        .map_err(Error::pg("cannot migrate the read store schema"))?;
+    // `run_direct`: sqlx's way around `run`'s future not being Send for every lifetime, which the
+    // translator's spawned rebuilds need.
+    MIGRATOR.run_direct(&mut conn).await?;
+    use sqlx::Connection;
+    conn.close().await.map_err(Error::pg("cannot migrate the read store schema"))?;
+    Ok(())
 }
 
 impl ReadStore for PgStore {
@@ -194,7 +159,7 @@ impl ReadStore for PgStore {
     }
 
     async fn create_version(&self, target: &Target) -> Result<()> {
-        self.ensure_schema().await?;
+        self.migrate().await?;
         // Only the key's index now: a version is filled first and indexed for queries when it
         // is published, because building a GIN index once is far cheaper than maintaining it
         // through every insert of a rebuild.
@@ -214,7 +179,7 @@ impl ReadStore for PgStore {
         if writes.is_empty() {
             return Ok(());
         }
-        self.upgrade().await?;
+        self.migrate().await?;
         // One statement for every version, an INSERT each in a WITH: one round trip and one
         // commit. The WHERE keeps the newer version on conflict; DISTINCT ON keeps the newest
         // write when a batch names a key twice.
@@ -256,7 +221,7 @@ impl ReadStore for PgStore {
     }
 
     async fn publish(&self, target: &Target) -> Result<()> {
-        self.ensure_schema().await?;
+        self.migrate().await?;
         for statement in index_statements(target) {
             sqlx::query(&statement)
                 .execute(&self.pool)
@@ -315,7 +280,7 @@ impl ReadStore for PgStore {
     }
 
     async fn unpublish(&self, collection: &CollectionName) -> Result<()> {
-        self.ensure_schema().await?;
+        self.migrate().await?;
         let mut tx = self.pool.begin().await.map_err(Error::pg("cannot begin"))?;
         sqlx::query(&format!("DROP VIEW IF EXISTS {}", view(collection)))
             .execute(&mut *tx)
@@ -368,7 +333,6 @@ impl ReadStore for PgStore {
 
     async fn list(&self, collection: &CollectionName, query: &ListQuery) -> Result<Page> {
         query.check()?;
-        self.upgrade().await?;
         let mut sql: QueryBuilder<Postgres> =
             QueryBuilder::new(format!("SELECT key, doc, version FROM {} WHERE true", view(collection)));
         for (field, value) in &query.filters {

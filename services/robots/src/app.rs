@@ -8,9 +8,10 @@ use owp_platform::{
     db::{self, DatabaseSettings},
     http::{self, Health, NotReady, ReadyCheck},
     kafka::{self, KafkaSettings, ProducerTuning},
+    shutdown::ShutdownSettings,
     topics::Topics,
 };
-use owp_robot::{Robot, RobotContext, RobotMetrics, SchemaName};
+use owp_robot_framework::{Robot, RobotContext, RobotMetrics, SchemaName};
 use sqlx::PgPool;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -26,6 +27,7 @@ pub struct Robots {
     decide: DecideContext,
     listener: TcpListener,
     router: Router,
+    grace: Duration,
 }
 
 impl std::fmt::Debug for Robots {
@@ -54,29 +56,12 @@ pub async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgP
     Ok(pool)
 }
 
-/// Whether every migration of the projection schema is applied: a service that only reads it
-/// (the translator) checks this instead of migrating, which its role may not.
-pub async fn projection_is_current(pool: &PgPool) -> anyhow::Result<bool> {
-    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or_default();
-    let applied: Option<i64> = match sqlx::query_scalar(&format!(
-        "SELECT max(version) FROM {PROJECTION_SCHEMA}._sqlx_migrations WHERE success"
-    ))
-    .fetch_one(pool)
-    .await
-    {
-        Ok(applied) => applied,
-        // No migrations table yet.
-        Err(err) if err.as_database_error().and_then(|e| e.code()).is_some_and(|c| c == "42P01") => None,
-        Err(err) => return Err(err.into()),
-    };
-    Ok(applied.is_some_and(|applied| applied >= latest))
-}
-
 impl Robots {
     pub async fn build(
         kafka_settings: &KafkaSettings,
         topics: &Topics,
         database: &DatabaseSettings,
+        shutdown: &ShutdownSettings,
         settings: RobotsSettings,
     ) -> anyhow::Result<Self> {
         let pool = prepare_database(database).await?;
@@ -106,7 +91,7 @@ impl Robots {
             metrics,
         };
         let decide = DecideContext { sessions: settings.sessions };
-        Ok(Self { ctx, decide, listener, router })
+        Ok(Self { ctx, decide, listener, router, grace: shutdown.grace })
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
@@ -133,9 +118,7 @@ impl Robots {
         let server_stop = stop.clone();
         let (listener, router) = (self.listener, self.router);
         tasks.spawn(async move {
-            http::serve(listener, router, server_stop, Duration::from_secs(5))
-                .await
-                .map_err(anyhow::Error::from)
+            http::serve(listener, router, server_stop, self.grace).await.map_err(anyhow::Error::from)
         });
 
         let mut result = Ok(());
@@ -147,7 +130,7 @@ impl Robots {
                 result = Err(err);
             }
         }
-        owp_platform::kafka::flush(&self.ctx.producer, Duration::from_secs(5));
+        owp_platform::kafka::flush(&self.ctx.producer, self.grace);
         result
     }
 }

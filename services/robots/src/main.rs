@@ -3,7 +3,14 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use owp_platform::{config, db::DatabaseSettings, kafka::KafkaSettings, shutdown, telemetry, topics::Topics};
+use owp_platform::{
+    config,
+    db::DatabaseSettings,
+    kafka::KafkaSettings,
+    shutdown::{self, ShutdownSettings},
+    telemetry,
+    topics::Topics,
+};
 use owp_robots::{Robots, RobotsSettings};
 
 /// Consumer groups that decide commands into facts, and apply facts to PostgreSQL.
@@ -22,6 +29,8 @@ struct Cli {
     #[command(flatten)]
     settings: RobotsSettings,
     #[command(flatten)]
+    shutdown: ShutdownSettings,
+    #[command(flatten)]
     telemetry: telemetry::TelemetrySettings,
 }
 
@@ -30,6 +39,15 @@ async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse()?;
     telemetry::init("robots", &cli.telemetry)?;
     let shutdown = shutdown::on_signal();
-    let robots = Robots::build(&cli.kafka, &cli.topics, &cli.database, cli.settings).await?;
+    let robots = Robots::build(&cli.kafka, &cli.topics, &cli.database, &cli.shutdown, cli.settings).await?;
     robots.run(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_shows_the_shutdown_grace() {
+        let help = <super::Cli as clap::CommandFactory>::command().render_long_help().to_string();
+        assert!(help.contains("--shutdown-grace") && help.contains("OWP_SHUTDOWN_GRACE"), "{help}");
+    }
 }

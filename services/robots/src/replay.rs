@@ -4,13 +4,14 @@
 //! code. Then, holding the projection lock exclusively (live projector batches hold it shared, so
 //! they pause between two batches), the fresh schema catches up to exactly where the live one
 //! stands, and is either swapped in (`owp replay`) or compared table by table with the live one
-//! and dropped (`owp replay --verify`).
+//! and dropped (`owp replay --verify`). The rebuilt tables carry no change capture: the translator
+//! finds the swapped-in schema, installs its capture there and rebuilds its collections from it.
 
 use std::{collections::HashMap, time::Duration};
 
 use anyhow::Context;
 use owp_platform::{db::DatabaseSettings, kafka::KafkaSettings, topics::Topics};
-use owp_robot::{Dedupe, Incoming, RebuildLedger, SchemaName, Sink, Step, store};
+use owp_robot_framework::{Dedupe, Incoming, RebuildLedger, SchemaName, Sink, Step, store};
 use rdkafka::{
     Message, Offset, TopicPartitionList,
     consumer::{Consumer, StreamConsumer},
@@ -37,17 +38,19 @@ pub const TABLES: &[&str] = &[
 /// How a rebuild reports its progress: `(done, total)` events.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ReplayOptions {
     /// Consumer group prefix of the live robots (whose projector offsets are caught up to).
+    #[arg(long, env = "OWP_GROUP_PREFIX", default_value = owp_robot_framework::GROUP_PREFIX)]
     pub group_prefix: String,
     /// Events per transaction.
+    #[arg(long, default_value_t = 5000)]
     pub batch: usize,
 }
 
 impl Default for ReplayOptions {
     fn default() -> Self {
-        Self { group_prefix: "owp.robot.".into(), batch: 5000 }
+        owp_platform::config::defaults()
     }
 }
 
@@ -142,7 +145,6 @@ pub async fn replay(
                 .execute(&mut *lock)
                 .await?;
         }
-        set_capture_in(&mut lock, &scratch, true).await?;
         sqlx::query(&format!("ALTER SCHEMA {scratch} RENAME TO {PROJECTION_SCHEMA}"))
             .execute(&mut *lock)
             .await?;
@@ -167,27 +169,7 @@ pub async fn fresh_schema(
     store::ensure(&pool, schema).await?;
     // Keyed again by `store::key_processed` once the bulk of the log is in.
     store::unkey_processed(&pool, schema).await?;
-    // A rebuild's rows are not changes for the translator (it rebuilds its collections from the
-    // swapped-in schema afterwards), so change capture stays off until the swap.
-    set_capture(&pool, false).await?;
     Ok(pool)
-}
-
-/// The tables change capture (migration 0002) follows.
-const CAPTURED: &[&str] = &["users", "sessions", "profiles", "businesses", "messages"];
-
-async fn set_capture(pool: &PgPool, on: bool) -> anyhow::Result<()> {
-    let mut conn = pool.acquire().await?;
-    let schema: String = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&mut *conn).await?;
-    set_capture_in(&mut conn, &SchemaName::parse(schema)?, on).await
-}
-
-async fn set_capture_in(conn: &mut sqlx::PgConnection, schema: &SchemaName, on: bool) -> anyhow::Result<()> {
-    let verb = if on { "ENABLE" } else { "DISABLE" };
-    for table in CAPTURED {
-        sqlx::query(&format!("ALTER TABLE {schema}.{table} {verb} TRIGGER USER")).execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 /// The rebuilt schema must belong to whoever owns the live one (the robots' role, where the
@@ -403,18 +385,15 @@ async fn read_batches(
 }
 
 async fn apply_with_retry(step: &Step<'_, Projector>, batch: &[Incoming]) -> anyhow::Result<()> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match step.process(batch).await {
-            Ok(_) => return Ok(()),
-            Err(owp_robot::BatchError::Transient(err)) => {
-                tracing::warn!(error = %err, "rebuild batch failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-            Err(owp_robot::BatchError::Fatal(err)) => return Err(err.into()),
-        }
-    }
+    use owp_platform::retry::{Backoff, Retryable};
+    use owp_robot_framework::BatchError;
+    (|| step.process(batch))
+        .retry(Backoff::new(Duration::from_millis(100), Duration::from_secs(5)))
+        .when(|err| matches!(err, BatchError::Transient(_)))
+        .notify(|err, _| tracing::warn!(error = %err, "rebuild batch failed; retrying"))
+        .await
+        .map(drop)
+        .map_err(|(BatchError::Transient(err) | BatchError::Fatal(err))| err.into())
 }
 
 /// Row count and a content checksum of one table in the live and the rebuilt schema.

@@ -6,14 +6,16 @@
 //! own message is the test's failure.
 
 mod error;
+mod eventually;
 mod node;
-mod poll;
 mod ports;
+#[cfg(feature = "services")]
+pub mod services;
 mod stack;
 mod status;
 
 pub use error::{Error, Result};
+pub use eventually::{eventually, until};
 pub use node::{Node, Role, Shape};
-pub use poll::poll;
 pub use stack::{KafkaUser, PrivateStack};
 pub use status::Status;

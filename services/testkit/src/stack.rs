@@ -182,13 +182,13 @@ impl PrivateStack {
     /// Until the ZooKeeper node answers `srvr` with a mode (it has joined a quorum).
     async fn await_zookeeper(&self, node: Node) -> Result<()> {
         let port = self.zookeeper_port(node);
-        crate::poll(SERVE_TIMEOUT, POLL, async || srvr(port).await.contains("Mode: ").then_some(()))
+        crate::eventually(SERVE_TIMEOUT, POLL, async || srvr(port).await.contains("Mode: ").then_some(()))
             .await
             .ok_or_else(|| self.not_serving(node))
     }
 
     async fn await_port(&self, node: Node, port: u16) -> Result<()> {
-        crate::poll(SERVE_TIMEOUT, POLL, async || {
+        crate::eventually(SERVE_TIMEOUT, POLL, async || {
             TcpStream::connect(("127.0.0.1", port)).await.ok().map(drop)
         })
         .await

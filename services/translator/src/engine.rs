@@ -7,7 +7,10 @@
 //! - watches its configuration file, and applies an edit that passes validation (a new or
 //!   changed collection is rebuilt beside the published version and swapped in; a removed one is
 //!   withdrawn) or refuses it and keeps the old one;
-//! - serves operators' rebuild requests (`owp translator rebuild`).
+//! - serves operators' rebuild requests (`owp translator rebuild`);
+//! - installs change capture on the projection schema (see capture), at start and on every
+//!   poll, and rebuilds every collection when it finds a schema it has not followed before
+//!   (`owp replay` swapped it in).
 //!
 //! Outbox rows are deleted in the same transaction that is committed only after the documents
 //! were written, so a failure anywhere means the batch is done again, never skipped.
@@ -19,6 +22,7 @@ use std::{
 };
 
 use owp_collections::written;
+use owp_platform::retry::Backoff;
 use owp_readstore::{AnyStore, CollectionName, DocWrite, ReadStore, Target, VersionWrite};
 use serde_json::Value;
 use sqlx::{PgPool, postgres::PgListener};
@@ -26,7 +30,7 @@ use tokio::{sync::Mutex, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Error, Result,
+    Error, Result, capture,
     config::Config,
     documents,
     metrics::Metrics,
@@ -109,6 +113,9 @@ impl Engine {
         self.status.set_role(Role::Leader);
         tracing::info!("translator is the active instance");
         state::ensure(&mut leader).await?;
+        // Before the configuration is checked (it reads only tables capture follows) and any
+        // rebuild takes its snapshot.
+        self.follow_projection().await?;
 
         let mut listener = PgListener::connect_with(&self.pool).await.map_err(Error::db("cannot LISTEN"))?;
         listener.listen(WAKE_CHANNEL).await.map_err(Error::db("cannot LISTEN"))?;
@@ -118,7 +125,7 @@ impl Engine {
         self.status.config_applied(&plan);
         self.reconcile(Arc::new(plan)).await?;
 
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         // Operators' rebuild requests are looked for when one is announced (NOTIFY with the
         // payload `rebuild`) and on every poll, not on every batch of changes.
         let mut requests = true;
@@ -128,20 +135,19 @@ impl Engine {
             }
             let outcome = self.step(std::mem::take(&mut requests)).await;
             match outcome {
-                Ok(()) => backoff = Duration::from_millis(100),
+                Ok(()) => backoff.reset(),
                 Err(err) => {
                     requests = true;
                     self.status.error(&err);
+                    let pause = backoff.next_pause();
                     if err.is_transient() {
-                        tracing::warn!(error = %err, ?backoff, "translator step failed; retrying");
+                        tracing::warn!(error = %err, backoff = ?pause, "translator step failed; retrying");
                     } else {
-                        tracing::error!(error = %err, ?backoff, "translator step failed; retrying");
+                        tracing::error!(error = %err, backoff = ?pause, "translator step failed; retrying");
                     }
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
+                    if !backoff.pause_unless_cancelled(&shutdown).await {
+                        break;
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
                     continue;
                 }
             }
@@ -171,11 +177,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Everything that is due: finished rebuilds, requested rebuilds (when `requests`), the
-    /// outbox.
+    /// Everything that is due: finished rebuilds, change capture on a swapped-in projection and
+    /// requested rebuilds (when `requests`), the outbox.
     async fn step(&mut self, requests: bool) -> Result<()> {
         self.finish_rebuilds().await?;
         if requests {
+            self.follow_projection().await?;
             self.serve_requests().await?;
         }
         while self.batch().await? >= self.settings.batch as usize {}
@@ -230,16 +237,8 @@ impl Engine {
                     && published.as_ref().is_some_and(|p| p.version == s.version as u32)
             });
             if !up_to_date {
-                let highest = [
-                    current.map(|s| s.version as u32),
-                    published.as_ref().map(|p| p.version),
-                    self.building.get(name).map(|b| b.target.version),
-                ]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(0);
-                self.start_rebuild(collection.clone(), highest + 1).await?;
+                let version = self.next_version(name, current.map(|s| s.version as u32));
+                self.start_rebuild(collection.clone(), version).await?;
             }
         }
         let gone: BTreeSet<String> = stored
@@ -263,6 +262,41 @@ impl Engine {
         }
         self.plan = Some(plan);
         self.refresh_status();
+        Ok(())
+    }
+
+    /// A version above every one `name` has: stored, published or being built.
+    fn next_version(&self, name: &CollectionName, stored: Option<u32>) -> u32 {
+        [
+            stored,
+            self.published.get(name).map(|t| t.version),
+            self.building.get(name).map(|b| b.target.version),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0)
+            + 1
+    }
+
+    /// Installs the capture triggers the projection lacks, and on a schema new to the translator
+    /// rebuilds every collection (see capture). `capture::follow` marks the published ones for a
+    /// rebuild, which the requests start (at start, beside the rebuilds the configuration needs);
+    /// here the ones under way start again, as their snapshot may predate the capture.
+    async fn follow_projection(&mut self) -> Result<()> {
+        if !capture::follow(&self.pool).await? {
+            return Ok(());
+        }
+        tracing::info!(
+            "change capture is in place on a projection schema new to the translator; rebuilding every collection"
+        );
+        let Some(plan) = self.plan.clone() else { return Ok(()) };
+        let stored: HashMap<String, u32> =
+            state::stored(&self.pool).await?.into_iter().map(|s| (s.name, s.version as u32)).collect();
+        for (name, collection) in &plan.collections {
+            let version = self.next_version(name, stored.get(name.as_str()).copied());
+            self.start_rebuild(collection.clone(), version).await?;
+        }
         Ok(())
     }
 
@@ -367,8 +401,8 @@ impl Engine {
         let order = self.order.clone();
         let order = order.lock().await;
         let rows: Vec<(String, Value, i64)> = sqlx::query_as(
-            "WITH taken AS (DELETE FROM translator_outbox \
-                            WHERE id IN (SELECT id FROM translator_outbox ORDER BY id LIMIT $1) \
+            "WITH taken AS (DELETE FROM owp_capture.translator_outbox \
+                            WHERE id IN (SELECT id FROM owp_capture.translator_outbox ORDER BY id LIMIT $1) \
                             RETURNING table_name, row_image) \
              SELECT table_name, row_image, (SELECT nextval('owp_translator.versions')) FROM taken",
         )

@@ -7,6 +7,8 @@ pub enum Error {
     Config(#[from] owp_collections::Error),
     #[error("PostgreSQL: {context}: {source}")]
     Database { context: String, source: sqlx::Error },
+    #[error("PostgreSQL: cannot migrate the translator's tables: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Store(#[from] owp_readstore::Error),
     #[error("{0}")]

@@ -1,13 +1,16 @@
 //! The translator: SQL entries from `translator.toml` turned into denormalized documents in the
 //! read store, kept up to date from the projections' outbox, rebuilt in full beside the live
-//! version when the configuration changes or an operator asks.
+//! version when the configuration changes, the projection is swapped by `owp replay`, or an
+//! operator asks.
 //!
+//! - [`capture`]: change capture of the projection (the outbox and its triggers);
 //! - [`config`]: the file's shape; [`plan`]: each entry checked against PostgreSQL;
 //! - [`documents`]: documents built from the current state for a set of keys;
 //! - [`engine`]: the loop (outbox batches, hot reload, rebuild requests);
 //! - [`rebuild`]: one collection rebuilt into a new version;
 //! - [`operator`]: what `owp translator …` does.
 
+pub mod capture;
 pub mod documents;
 mod engine;
 mod error;
@@ -21,11 +24,11 @@ mod status;
 
 use std::{sync::Arc, time::Duration};
 
-use anyhow::Context;
 use axum::{Json, Router, extract::State, routing::get};
 use owp_platform::{
-    db::DatabaseSettings,
+    db::{DatabaseSettings, PROJECTION_SCHEMA},
     http::{self, Health, NotReady, ReadyCheck},
+    shutdown::ShutdownSettings,
 };
 use owp_readstore::{AnyStore, ReadStore, ReadStoreSettings};
 use tokio::net::TcpListener;
@@ -41,7 +44,7 @@ pub use status::{CollectionStatus, Role, SharedStatus, Status};
 /// Session settings of every translator connection: the projection schema first, and UTC, so
 /// that timestamps in documents do not depend on the server's time zone.
 pub async fn pool(database: &DatabaseSettings, max_connections: u32) -> anyhow::Result<sqlx::PgPool> {
-    Ok(database.pool_with(owp_robots::PROJECTION_SCHEMA, max_connections, &[("TimeZone", "UTC")]).await?)
+    Ok(database.pool_with(PROJECTION_SCHEMA, max_connections, &[("TimeZone", "UTC")]).await?)
 }
 
 /// A translator ready to run: its status server is bound, its configuration not yet loaded
@@ -50,23 +53,20 @@ pub struct Translator {
     engine: Engine,
     listener: TcpListener,
     router: Router,
+    grace: Duration,
 }
 
 impl Translator {
-    /// Expects the projection schema to exist (the robots create it; `owp up` starts them first).
+    /// Refuses to start, naming what is missing, until the projection schema is migrated (the
+    /// robots migrate it; `owp up` starts them first) and change capture is (see [`capture`]).
     pub async fn build(
         database: &DatabaseSettings,
         read_store: &ReadStoreSettings,
+        shutdown: &ShutdownSettings,
         settings: Settings,
     ) -> anyhow::Result<Self> {
         let pool = pool(database, 8).await?;
-        // The robots own the projection; the translator's role may read it, not migrate it.
-        if !owp_robots::app::projection_is_current(&pool).await? {
-            owp_robots::app::prepare_database(database).await.context(
-                "the projection schema is not up to date and this role cannot migrate it: \
-                 run `owp database setup` or start the robots first",
-            )?;
-        }
+        capture::check(database, &pool).await?;
         let store = Arc::new(read_store.open(pool.clone())?);
         let mut registry = prometheus_client::registry::Registry::default();
         let metrics = metrics::Metrics::register(&mut registry);
@@ -87,7 +87,7 @@ impl Translator {
             .fallback(http::not_found);
         let listener = http::bind(settings.addr).await?;
         let engine = Engine::new(pool, store, settings, status, metrics);
-        Ok(Self { engine, listener, router })
+        Ok(Self { engine, listener, router, grace: shutdown.grace })
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
@@ -101,8 +101,7 @@ impl Translator {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let stop = shutdown.child_token();
         let server_stop = stop.clone();
-        let server =
-            tokio::spawn(http::serve(self.listener, self.router, server_stop, Duration::from_secs(5)));
+        let server = tokio::spawn(http::serve(self.listener, self.router, server_stop, self.grace));
         let result = self.engine.run(stop.clone()).await;
         stop.cancel();
         server.await??;

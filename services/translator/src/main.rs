@@ -1,7 +1,11 @@
 //! `translator`: turns the projections into the read store's documents (see the library).
 
 use clap::Parser;
-use owp_platform::{db::DatabaseSettings, shutdown, telemetry};
+use owp_platform::{
+    db::DatabaseSettings,
+    shutdown::{self, ShutdownSettings},
+    telemetry,
+};
 use owp_readstore::ReadStoreSettings;
 
 /// Denormalizes PostgreSQL into read documents, as `translator.toml` says; applies edits to that
@@ -19,6 +23,8 @@ struct Cli {
     #[command(flatten)]
     settings: owp_translator::Settings,
     #[command(flatten)]
+    shutdown: ShutdownSettings,
+    #[command(flatten)]
     telemetry: telemetry::TelemetrySettings,
 }
 
@@ -26,6 +32,17 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli: Cli = owp_platform::config::parse()?;
     telemetry::init("translator", &cli.telemetry)?;
-    let translator = owp_translator::Translator::build(&cli.database, &cli.read_store, cli.settings).await?;
+    let translator =
+        owp_translator::Translator::build(&cli.database, &cli.read_store, &cli.shutdown, cli.settings)
+            .await?;
     translator.run(shutdown::on_signal()).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_shows_the_shutdown_grace() {
+        let help = <super::Cli as clap::CommandFactory>::command().render_long_help().to_string();
+        assert!(help.contains("--shutdown-grace") && help.contains("OWP_SHUTDOWN_GRACE"), "{help}");
+    }
 }

@@ -3,7 +3,7 @@
 //! For each entry, at load:
 //! - the query must prepare, and its columns must include the key column;
 //! - the tables it reads are found with `EXPLAIN (VERBOSE)`, and each must be followed by change
-//!   capture (the outbox triggers), or its changes would never reach a document;
+//!   capture (the capture triggers, see capture), or its changes would never reach a document;
 //! - three statements are derived and prepared: the entry's rows for a set of keys (incremental
 //!   updates and rebuild chunks), all its keys (rebuild), and, per table it reads, the keys a set of
 //!   changed rows of that table affects (below).
@@ -108,11 +108,11 @@ fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
-/// Tables of the current schema that carry the outbox triggers.
+/// Tables of the current schema that carry the capture triggers.
 async fn followed_tables(conn: &mut PgConnection) -> Result<BTreeSet<String>> {
     let rows: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT c.relname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-         WHERE t.tgname = 'translator_outbox_insert' AND c.relnamespace = current_schema()::regnamespace",
+         WHERE t.tgname = 'translator_capture_insert' AND c.relnamespace = current_schema()::regnamespace",
     )
     .fetch_all(&mut *conn)
     .await

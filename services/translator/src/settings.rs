@@ -48,12 +48,20 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            config: PathBuf::from("translator.toml"),
-            addr: ([127, 0, 0, 1], 8084).into(),
-            batch: 5000,
-            rebuild_chunk: 2000,
-            poll: Duration::from_secs(1),
-        }
+        owp_platform::config::defaults()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_declared_ones() {
+        let settings = Settings::default();
+        assert_eq!(settings.config, PathBuf::from("translator.toml"));
+        assert_eq!(settings.addr, SocketAddr::from(([127, 0, 0, 1], 8084)));
+        assert_eq!((settings.batch, settings.rebuild_chunk), (5000, 2000));
+        assert_eq!(settings.poll, Duration::from_secs(1));
     }
 }

@@ -1,6 +1,7 @@
 //! The translator's own bookkeeping, in schema `owp_translator`: which version of each
-//! collection is published and from which configuration, the version sequence, and operators'
-//! rebuild requests. Store-independent, so that an Elasticsearch deployment keeps it too.
+//! collection is published and from which configuration, the version sequence, operators'
+//! rebuild requests, and the projection schema change capture follows (see capture).
+//! Store-independent, so that an Elasticsearch deployment keeps it too.
 
 use owp_readstore::CollectionName;
 use sqlx::{PgConnection, PgPool};
@@ -9,33 +10,40 @@ use crate::{Error, Result};
 
 /// The session lock the one active translator holds; the others wait as standbys.
 pub const LEADER_LOCK: &str = "owp.translator";
-/// Woken by the outbox triggers and by rebuild requests.
+/// Woken by the capture triggers and by rebuild requests.
 pub const WAKE_CHANNEL: &str = "owp_translator";
-/// The payload on [`WAKE_CHANNEL`] that announces a rebuild request (the outbox triggers send
+/// The payload on [`WAKE_CHANNEL`] that announces a rebuild request (the capture triggers send
 /// their schema's name).
 pub const REBUILD_REQUESTED: &str = "rebuild";
 
+/// The translator's own tables, in schema `owp_translator`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/state");
+
+/// Creates schema `owp_translator` if it is missing and runs [`MIGRATOR`] in it, on `conn`,
+/// whose search path is as it was afterwards.
 pub async fn ensure(conn: &mut PgConnection) -> Result<()> {
-    let schema = owp_platform::db::create_schema_if_missing("owp_translator");
-    let statements = [
-        schema.as_str(),
-        "CREATE SEQUENCE IF NOT EXISTS owp_translator.versions",
-        "CREATE TABLE IF NOT EXISTS owp_translator.collections (
-             name text PRIMARY KEY,
-             version integer NOT NULL,
-             config_hash text NOT NULL,
-             rebuild_requested boolean NOT NULL DEFAULT false,
-             rebuilt_at timestamptz,
-             documents bigint
-         )",
-    ];
-    for statement in statements {
-        sqlx::query(statement)
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::db("cannot create the translator's tables"))?;
-    }
-    Ok(())
+    let failed = || Error::db("cannot create the translator's tables");
+    sqlx::query(&owp_platform::db::create_schema_if_missing("owp_translator"))
+        .execute(&mut *conn)
+        .await
+        .map_err(failed())?;
+    // The migrations' own table lives in the schema they migrate.
+    let path: String = sqlx::query_scalar("SELECT current_setting('search_path')")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(failed())?;
+    sqlx::query("SELECT set_config('search_path', 'owp_translator', false)")
+        .execute(&mut *conn)
+        .await
+        .map_err(failed())?;
+    // `run_direct`: sqlx's way around `run`'s future not being Send for every lifetime.
+    let migrated = MIGRATOR.run_direct(&mut *conn).await;
+    sqlx::query("SELECT set_config('search_path', $1, false)")
+        .bind(path)
+        .execute(&mut *conn)
+        .await
+        .map_err(failed())?;
+    Ok(migrated?)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

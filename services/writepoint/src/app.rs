@@ -6,6 +6,7 @@ use axum::{Router, middleware};
 use owp_platform::{
     http::{self, Health, HttpMetrics, ReadyCheck},
     kafka::{self, KafkaSettings, ProducerTuning},
+    shutdown::ShutdownSettings,
     topics::Topics,
 };
 use owp_protocol::Registry;
@@ -26,7 +27,12 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(kafka_settings: &KafkaSettings, topics: &Topics, settings: Settings) -> Result<Self> {
+    pub async fn build(
+        kafka_settings: &KafkaSettings,
+        topics: &Topics,
+        shutdown: &ShutdownSettings,
+        settings: Settings,
+    ) -> Result<Self> {
         let registry = Arc::new(Registry::embedded()?);
         let api = crate::openapi::document(&registry)?;
         let mut metrics_registry = prometheus_client::registry::Registry::default();
@@ -56,7 +62,7 @@ impl Application {
         };
 
         let listener = http::bind(settings.addr).await?;
-        let grace = settings.shutdown_grace;
+        let grace = shutdown.grace;
         // The largest body a route reads; each route still enforces its own.
         let limits = http::HttpLimits {
             max_body_bytes: settings.batch_max_bytes.max(settings.max_body_bytes),

@@ -4,7 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use owp_platform::{config, kafka::KafkaSettings, shutdown, telemetry, topics::Topics};
+use owp_platform::{
+    config,
+    kafka::KafkaSettings,
+    shutdown::{self, ShutdownSettings},
+    telemetry,
+    topics::Topics,
+};
 use owp_writepoint::{Application, Settings};
 
 /// Validates documents and appends them to the commands topic; answers 202 once the broker
@@ -22,6 +28,8 @@ struct Cli {
     #[command(flatten)]
     settings: Settings,
     #[command(flatten)]
+    shutdown: ShutdownSettings,
+    #[command(flatten)]
     telemetry: telemetry::TelemetrySettings,
 }
 
@@ -30,9 +38,18 @@ async fn main() -> anyhow::Result<()> {
     let cli: Cli = config::parse()?;
     telemetry::init("writepoint", &cli.telemetry)?;
     let shutdown = shutdown::on_signal();
-    let app = Application::build(&cli.kafka, &cli.topics, cli.settings)
+    let app = Application::build(&cli.kafka, &cli.topics, &cli.shutdown, cli.settings)
         .await
         .context("cannot start the write point")?;
     app.run(shutdown).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_shows_the_shutdown_grace() {
+        let help = <super::Cli as clap::CommandFactory>::command().render_long_help().to_string();
+        assert!(help.contains("--shutdown-grace") && help.contains("OWP_SHUTDOWN_GRACE"), "{help}");
+    }
 }

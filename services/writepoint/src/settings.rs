@@ -39,9 +39,6 @@ pub struct Settings {
     /// seen).
     #[arg(long, env = "OWP_PRODUCER_IDEMPOTENT", default_value_t = true, action = clap::ArgAction::Set)]
     pub producer_idempotent: bool,
-    /// How long in-flight requests may take to finish after SIGTERM.
-    #[arg(long, env = "OWP_SHUTDOWN_GRACE", default_value = "10s", value_parser = duration::parse)]
-    pub shutdown_grace: Duration,
     /// The bounds every HTTP service shares (`OWP_HTTP_*`, see owp_platform::http::HttpLimits);
     /// the body limit is raised to the largest body a route here reads.
     #[arg(skip = HttpLimits::from_env())]
@@ -49,17 +46,10 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The defaults, as `--help` shows them; for tests and embedding.
+    /// The defaults, as `--help` shows them, with any `OWP_*` variable applied; for tests and
+    /// embedding.
     pub fn defaults() -> Self {
-        #[derive(clap::Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            settings: Settings,
-        }
-        // Only the built-in defaults can reach here; they are tested to parse.
-        <Wrapper as clap::Parser>::try_parse_from(["writepoint"])
-            .map(|w| w.settings)
-            .unwrap_or_else(|err| panic!("built-in defaults must parse: {err}"))
+        owp_platform::config::from_env()
     }
 }
 

@@ -19,6 +19,7 @@ fn help_lists_every_setting_with_its_variable() {
         "OWP_COMMANDS_RETENTION",
         "OWP_CONFIG",
         "OWP_LOG_FORMAT",
+        "OWP_SHUTDOWN_GRACE",
     ] {
         assert!(help.contains(variable), "owp up --help does not mention {variable}");
     }

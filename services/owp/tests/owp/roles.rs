@@ -7,7 +7,15 @@ use sqlx::{Connection, PgConnection};
 
 /// Schemas OWP has, each with a table in it after set-up (the read store's is made by the test,
 /// as the translator makes one per collection version).
-const SCHEMAS: [&str; 5] = ["owp", "owp_robots", "owp_auth", "owp_translator", "owp_read"];
+const SCHEMAS: [&str; 6] = ["owp", "owp_capture", "owp_robots", "owp_auth", "owp_translator", "owp_read"];
+
+/// Settings of a database of the test's own (not created yet), and its name.
+fn fresh_database() -> (DatabaseSettings, String) {
+    let base = std::env::var("OWP_TEST_DATABASE_BASE")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("owp_test_roles_{}", uuid::Uuid::new_v4().simple());
+    (DatabaseSettings::new(format!("{base}/{name}")), name)
+}
 
 struct Database {
     admin: DatabaseSettings,
@@ -16,10 +24,7 @@ struct Database {
 
 impl Database {
     async fn set_up() -> Self {
-        let base = std::env::var("OWP_TEST_DATABASE_BASE")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let name = format!("owp_test_roles_{}", uuid::Uuid::new_v4().simple());
-        let admin = DatabaseSettings::new(format!("{base}/{name}"));
+        let (admin, name) = fresh_database();
         let logins: Vec<roles::Login> = roles::SERVICE_ROLES
             .iter()
             .map(|role| roles::Login { role: (*role).to_owned(), password: None })
@@ -152,7 +157,7 @@ async fn auth_reads_the_projection_and_writes_only_its_own_schema() {
     ] {
         allowed(&mut auth, statement).await;
     }
-    for schema in ["owp", "owp_robots", "owp_translator", "owp_read"] {
+    for schema in ["owp", "owp_capture", "owp_robots", "owp_translator", "owp_read"] {
         writes_refused(&db, &mut auth, schema).await;
     }
     refused(&mut auth, "SELECT * FROM owp.messages").await;
@@ -166,7 +171,7 @@ async fn the_translator_reads_the_projection_and_cannot_touch_auth_tables() {
     let mut translator = db.connect(roles::TRANSLATOR).await;
     for statement in [
         "SELECT * FROM owp.users JOIN owp.businesses ON true JOIN owp.profiles ON true JOIN owp.messages ON true",
-        "DELETE FROM owp.translator_outbox WHERE id < 0",
+        "DELETE FROM owp_capture.translator_outbox WHERE id < 0",
         "SELECT max(version) FROM owp._sqlx_migrations",
         "INSERT INTO owp_translator.collections (name, version, config_hash) VALUES ('probe', 1, 'h')",
         "SELECT nextval('owp_translator.versions')",
@@ -192,11 +197,119 @@ async fn the_robots_write_their_projection_and_nothing_of_the_others() {
         "INSERT INTO owp.users (user_id, username, created_at) VALUES (gen_random_uuid(), 'ann', now())",
     )
     .await;
-    allowed(&mut robots, "SELECT count(*) FROM owp.translator_outbox").await;
+    allowed(&mut robots, "SELECT count(*) FROM owp_capture.translator_outbox").await;
     for schema in ["owp_auth", "owp_translator", "owp_read"] {
         writes_refused(&db, &mut robots, schema).await;
     }
     drop(robots);
+    db.drop().await;
+}
+
+/// The capture triggers on the projection tables, as `table.trigger`, and whether the robots'
+/// own capture (migrations 0002 and 0003) is still there.
+async fn captures(admin: &mut PgConnection) -> (Vec<String>, bool) {
+    let mut triggers: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname || '.' || t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+          WHERE c.relnamespace = 'owp'::regnamespace AND NOT t.tgisinternal",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    .unwrap();
+    triggers.sort();
+    let robots_own: bool = sqlx::query_scalar(
+        "SELECT to_regclass('owp.translator_outbox') IS NOT NULL
+             OR to_regprocedure('owp.translator_outbox_capture()') IS NOT NULL",
+    )
+    .fetch_one(&mut *admin)
+    .await
+    .unwrap();
+    (triggers, robots_own)
+}
+
+/// One capture, the translator's, on every table it follows.
+fn the_translators_capture() -> Vec<String> {
+    let mut expected: Vec<String> = ["users", "sessions", "profiles", "businesses", "messages"]
+        .iter()
+        .flat_map(|table| {
+            ["delete", "insert", "update"].map(|event| format!("{table}.translator_capture_{event}"))
+        })
+        .collect();
+    expected.sort();
+    expected
+}
+
+/// Change capture runs on the robots' writes as the projection's owner: they reach the outbox,
+/// and the translator may install the capture and drain the outbox, but neither change the
+/// capture nor attach a trigger of its own to a projection table (it would run as the robots,
+/// who read credentials).
+#[tokio::test]
+async fn change_capture_is_the_projection_owners_and_the_translator_may_only_install_it() {
+    let db = Database::set_up().await;
+    let mut admin = PgConnection::connect(&db.admin.database_url).await.unwrap();
+    assert_eq!(captures(&mut admin).await, (the_translators_capture(), false));
+    let mut robots = db.connect(roles::ROBOTS).await;
+    allowed(
+        &mut robots,
+        "INSERT INTO owp.users (user_id, username, created_at) VALUES (gen_random_uuid(), 'ann', now())",
+    )
+    .await;
+    let mut translator = db.connect(roles::TRANSLATOR).await;
+    let captured: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM owp_capture.translator_outbox WHERE table_name = 'users'")
+            .fetch_one(&mut translator)
+            .await
+            .unwrap();
+    assert_eq!(captured, 1, "the robots' insert is in the outbox");
+    for statement in [
+        "SELECT * FROM owp_capture.follow()",
+        "DELETE FROM owp_capture.translator_outbox",
+        "CREATE FUNCTION owp_translator.probe() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'",
+    ] {
+        allowed(&mut translator, statement).await;
+    }
+    for statement in [
+        "CREATE TRIGGER probe AFTER INSERT ON owp.users FOR EACH STATEMENT EXECUTE FUNCTION owp_translator.probe()",
+        "CREATE OR REPLACE FUNCTION owp_capture.capture() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'",
+        "ALTER FUNCTION owp_capture.capture() SECURITY INVOKER",
+        "ALTER FUNCTION owp_capture.follow() SECURITY INVOKER",
+        "DROP TRIGGER translator_capture_insert ON owp.users",
+        "ALTER TABLE owp.users DISABLE TRIGGER USER",
+        "INSERT INTO owp_capture.translator_outbox (table_name, row_image) VALUES ('users', '{}')",
+    ] {
+        refused(&mut translator, statement).await;
+    }
+    let mut readpoint = db.connect(roles::READPOINT).await;
+    refused(&mut readpoint, "SELECT * FROM owp_capture.follow()").await;
+    assert_eq!(captures(&mut admin).await, (the_translators_capture(), false));
+    drop((admin, robots, translator, readpoint));
+    db.drop().await;
+}
+
+/// A database with the robots' migrations up to 0003 (their own outbox and capture triggers)
+/// ends, after the set-up, with one capture, the translator's.
+#[tokio::test]
+async fn setup_leaves_a_database_migrated_before_with_one_capture() {
+    let (admin, name) = fresh_database();
+    admin.create_database_if_missing().await.unwrap();
+    let earlier = tempfile::tempdir().unwrap();
+    for migration in owp_robots::MIGRATOR.iter().filter(|m| m.version <= 3) {
+        let file = format!("{:04}_{}.sql", migration.version, migration.description.replace(' ', "_"));
+        std::fs::write(earlier.path().join(file), migration.sql.as_bytes()).unwrap();
+    }
+    let earlier = sqlx::migrate::Migrator::new(earlier.path()).await.unwrap();
+    let pool = admin.pool("owp", 1).await.unwrap();
+    sqlx::query("CREATE SCHEMA owp").execute(&pool).await.unwrap();
+    earlier.run(&pool).await.unwrap();
+    pool.close().await;
+    let logins: Vec<roles::Login> = roles::SERVICE_ROLES
+        .iter()
+        .map(|role| roles::Login { role: (*role).to_owned(), password: None })
+        .collect();
+    owp::database::setup(&admin, &logins).await.unwrap();
+    let db = Database { admin, name };
+    let mut admin = PgConnection::connect(&db.admin.database_url).await.unwrap();
+    assert_eq!(captures(&mut admin).await, (the_translators_capture(), false));
+    drop(admin);
     db.drop().await;
 }
 
@@ -230,10 +343,7 @@ async fn setup_runs_again_and_at_once() {
 /// is handed to the owners by the set-up, so that the owners' later migrations may alter it.
 #[tokio::test]
 async fn setup_adopts_a_database_made_before_the_roles() {
-    let base = std::env::var("OWP_TEST_DATABASE_BASE")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("owp_test_roles_{}", uuid::Uuid::new_v4().simple());
-    let admin = DatabaseSettings::new(format!("{base}/{name}"));
+    let (admin, name) = fresh_database();
     // As every service did until now: migrate as the one user there was.
     owp_robots::app::prepare_database(&admin).await.unwrap().close().await;
     owp_auth::prepare_database(&admin).await.unwrap().close().await;

@@ -23,9 +23,11 @@ pub const READPOINT: &str = "owp_readpoint";
 /// Every service role, in the order the services start.
 pub const SERVICE_ROLES: [&str; 4] = [ROBOTS, AUTH, TRANSLATOR, READPOINT];
 
-/// Each schema and the role that owns it: the one service that writes it.
-pub const SCHEMAS: [(&str, &str); 5] = [
-    ("owp", ROBOTS),
+/// Each schema and the role that owns it: the one service that writes it (change capture is
+/// written by the projector's writes).
+pub const SCHEMAS: [(&str, &str); 6] = [
+    (super::PROJECTION_SCHEMA, ROBOTS),
+    (super::CAPTURE_SCHEMA, ROBOTS),
     ("owp_robots", ROBOTS),
     ("owp_auth", AUTH),
     ("owp_translator", TRANSLATOR),
@@ -41,11 +43,18 @@ pub const GRANTS: &[&str] = &[
     // Login checks the password hash; logout and the waits after signup and login look for
     // the projector's rows.
     "GRANT SELECT ON owp.users, owp.credentials, owp.sessions TO owp_auth",
-    // The tables change capture follows (translator.toml may read any of them), the outbox it
-    // drains, and the migrations table, so that it can tell the projection is up to date.
+    // The tables change capture follows (translator.toml may read any of them), and the
+    // migrations table, so that it can tell the projection is migrated.
     "GRANT SELECT ON owp.users, owp.sessions, owp.profiles, owp.businesses, owp.messages, \
      owp._sqlx_migrations TO owp_translator",
-    "GRANT SELECT, DELETE ON owp.translator_outbox TO owp_translator",
+    // Change capture: the outbox it drains, the capture's migrations table (so that it can tell
+    // the capture is up to date), and the one function that installs the capture triggers on
+    // the projection, which it runs at start and after `owp replay`. Never TRIGGER on a
+    // projection table: a trigger of its own would run as the robots.
+    "GRANT USAGE ON SCHEMA owp_capture TO owp_translator",
+    "GRANT SELECT, DELETE ON owp_capture.translator_outbox TO owp_translator",
+    "GRANT SELECT ON owp_capture._sqlx_migrations TO owp_translator",
+    "GRANT EXECUTE ON FUNCTION owp_capture.follow() TO owp_translator",
     // A caller's session, with the robots' rule.
     "GRANT SELECT ON owp.sessions, owp.session_activity TO owp_readpoint",
     // The read store: the translator creates a table per collection version at run time, so

@@ -43,14 +43,7 @@ pub struct HttpLimits {
 impl HttpLimits {
     /// The defaults, with any `OWP_HTTP_*` variable applied.
     pub fn from_env() -> Self {
-        #[derive(clap::Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            limits: HttpLimits,
-        }
-        <Wrapper as clap::Parser>::try_parse_from(["http"])
-            .map(|w| w.limits)
-            .unwrap_or_else(|err| panic!("OWP_HTTP_* settings must parse: {err}"))
+        crate::config::from_env()
     }
 
     /// `router` within these bounds.

@@ -4,11 +4,11 @@ use owp_protocol::{
     Command,
     facts::{self, kind},
 };
-use owp_robot::HandlerError;
+use owp_robot_framework::HandlerError;
 use sqlx::PgConnection;
 
 use super::{Decide, DecideContext, Decision};
-use crate::sessions::Sessions;
+use owp_projection::sessions::Sessions;
 
 #[derive(Debug, Default)]
 pub struct Logout;

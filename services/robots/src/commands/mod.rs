@@ -19,12 +19,12 @@ pub use profile::Profile;
 
 use owp_platform::topics::Topics;
 use owp_protocol::{Command, Event, MessageKey, TopicName, facts};
-use owp_robot::{Fact, Handler, HandlerError, Incoming, SchemaName};
+use owp_robot_framework::{Fact, Handler, HandlerError, Incoming, SchemaName};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::sessions::{SessionLimits, Sessions};
+use owp_projection::sessions::{SessionLimits, Sessions};
 
 /// A decision: the outcome kind and its body.
 #[derive(Debug)]

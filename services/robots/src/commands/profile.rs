@@ -6,12 +6,12 @@ use owp_protocol::{
     Command,
     facts::{self, kind},
 };
-use owp_robot::HandlerError;
+use owp_robot_framework::HandlerError;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Decide, DecideContext, Decision, NO_LIVE_SESSION};
-use crate::sessions::Sessions;
+use owp_projection::sessions::Sessions;
 
 #[derive(Debug, Default)]
 pub struct Profile;

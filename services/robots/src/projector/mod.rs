@@ -9,7 +9,7 @@ mod pending;
 
 use owp_platform::topics::Topics;
 use owp_protocol::{Event, TopicName};
-use owp_robot::{Fact, Handler, HandlerError, Incoming, SchemaName};
+use owp_robot_framework::{Fact, Handler, HandlerError, Incoming, SchemaName};
 use sqlx::PgConnection;
 use uuid::Uuid;
 

@@ -3,8 +3,7 @@
 //! own test binary (cargo runs test binaries one after another) and take a lock so that the
 //! tests of this binary run one at a time.
 
-#[path = "../support/mod.rs"]
-mod support;
+use owp_testkit::services as support;
 
 mod broker;
 mod broker_restart;

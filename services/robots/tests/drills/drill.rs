@@ -11,7 +11,7 @@ use std::{
 };
 
 use owp_platform::kafka::KafkaSettings;
-use owp_testkit::{Node, PrivateStack, Shape, poll};
+use owp_testkit::{Node, PrivateStack, Shape, eventually};
 
 use crate::{
     flow::{self, Sent},
@@ -113,7 +113,7 @@ impl Drill {
 
     /// Waits (bounded) until `condition` holds of the load, failing early on a wrong answer.
     pub async fn until(&self, what: &str, condition: impl Fn(&Load) -> bool) {
-        let held = poll(FLOW_LIMIT, Duration::from_millis(50), async || {
+        let held = eventually(FLOW_LIMIT, Duration::from_millis(50), async || {
             if let Some(problem) = self.load.first_problem() {
                 panic!("{}: a wrong answer while waiting for {what}: {problem}", self.name);
             }
@@ -142,7 +142,7 @@ impl Drill {
     async fn controller_where(&self, wanted: impl Fn(Node) -> bool) -> Node {
         let asked = Instant::now();
         let mut last = None;
-        let controller = poll(RECOVERY_LIMIT, Duration::from_millis(500), async || {
+        let controller = eventually(RECOVERY_LIMIT, Duration::from_millis(500), async || {
             let status = self.cluster.status().await.expect("scripts/services status");
             let found = status.controller().filter(|&c| wanted(c));
             last = Some(status);

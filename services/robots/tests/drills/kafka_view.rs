@@ -78,7 +78,7 @@ impl KafkaView {
     ) -> Duration {
         let started = Instant::now();
         let mut last = String::new();
-        let ready = owp_testkit::poll(limit, Duration::from_millis(250), async || {
+        let ready = owp_testkit::eventually(limit, Duration::from_millis(250), async || {
             last = match self.partitions().await {
                 Ok((partitions, registered))
                     if partitions.len() == self.topics.len() * PARTITIONS as usize

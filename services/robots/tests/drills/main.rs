@@ -8,8 +8,7 @@
 //! their own. `OWP_DRILL_DOCUMENTS` (50,000), `OWP_DRILL_RATE` (documents/s, 500) and
 //! `OWP_DRILL_CLIENTS` (32) size them.
 
-#[path = "../support/mod.rs"]
-mod support;
+use owp_testkit::services as support;
 
 // The drills send through the write point, so flow::send goes unused here.
 #[allow(dead_code)]

@@ -6,13 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use owp_testkit::{Node, Shape, poll};
+use owp_testkit::{Node, Shape, eventually};
 
 use crate::drill::Drill;
 
 /// The ensemble's leader once it is none of `gone` (bounded), asked of the nodes directly.
 async fn zookeeper_leader(drill: &Drill, gone: &[Node]) -> Node {
-    poll(Duration::from_secs(120), Duration::from_millis(100), async || {
+    eventually(Duration::from_secs(120), Duration::from_millis(100), async || {
         drill.cluster.zookeeper_leader().await.filter(|leader| !gone.contains(leader))
     })
     .await
@@ -53,7 +53,7 @@ async fn two_zookeeper_nodes_stopped_never_hang_the_write_point() {
         drill.cluster.stop(node).await.unwrap();
     }
     let mut last = None;
-    poll(Duration::from_secs(30), Duration::from_millis(100), async || {
+    eventually(Duration::from_secs(30), Duration::from_millis(100), async || {
         last = drill.cluster.zookeeper_leader().await;
         last.is_none().then_some(())
     })

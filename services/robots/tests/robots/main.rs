@@ -1,8 +1,7 @@
 //! Integration tests of the robots, auth and the projection against the real broker and
 //! PostgreSQL: each test runs a whole stack on its own topics and database.
 
-#[path = "../support/mod.rs"]
-mod support;
+use owp_testkit::services as support;
 
 mod duplicates;
 mod flows;

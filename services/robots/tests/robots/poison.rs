@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use owp_robot::{SchemaName, deadletter, store};
+use owp_robot_framework::{SchemaName, deadletter, store};
 use serde_json::json;
 
 use crate::support::{Stack, producer, read_all, wait_scalar};

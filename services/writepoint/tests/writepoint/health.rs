@@ -31,7 +31,8 @@ async fn readyz_is_503_when_the_topic_is_missing() {
         commands_topic: crate::helpers::unique_topic(),
         ..owp_platform::topics::Topics::default()
     };
-    let missing = owp_writepoint::Application::build(&app.kafka, &topics, settings).await.unwrap();
+    let shutdown = owp_platform::shutdown::ShutdownSettings::default();
+    let missing = owp_writepoint::Application::build(&app.kafka, &topics, &shutdown, settings).await.unwrap();
     let base = format!("http://{}", missing.local_addr());
     let stop = tokio_util::sync::CancellationToken::new();
     let server = tokio::spawn(missing.run(stop.clone()));

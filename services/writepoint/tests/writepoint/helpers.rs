@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use owp_platform::{
     kafka::{self, KafkaSettings, TopicSpec},
+    shutdown::ShutdownSettings,
     topics::Topics,
 };
 use owp_protocol::TopicName;
@@ -58,7 +59,8 @@ pub async fn spawn_app_on(
     settings.addr = ([127, 0, 0, 1], 0).into();
     adjust(&mut settings);
     let topics = Topics { commands_topic: topic.clone(), ..Topics::default() };
-    let app = Application::build(&kafka_settings, &topics, settings).await.unwrap();
+    let app =
+        Application::build(&kafka_settings, &topics, &ShutdownSettings::default(), settings).await.unwrap();
     let base = format!("http://{}", app.local_addr());
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run(shutdown.clone()));

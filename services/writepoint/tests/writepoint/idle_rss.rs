@@ -1,5 +1,5 @@
 //! The `writepoint` binary's idle memory. The 30 MB target is on the shipped (release) binary's
-//! total RSS and is checked by `owp bench idle-rss --max-rss-mb 30` in scripts/test; a debug
+//! total RSS and is checked by `owp-bench idle-rss --max-rss-mb 30` in scripts/test; a debug
 //! build maps a three times larger binary, so here the test bounds the anonymous memory (heap
 //! and stacks: what the code itself allocates) and prints the total.
 

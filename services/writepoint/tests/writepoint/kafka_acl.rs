@@ -11,7 +11,7 @@ use std::{
 
 use owp_platform::kafka::{self, KafkaSettings, Password, ProducerTuning, TopicSpec};
 use owp_protocol::TopicName;
-use owp_testkit::{PrivateStack, Shape, poll};
+use owp_testkit::{PrivateStack, Shape, eventually};
 use rdkafka::{
     ClientContext, Offset, TopicPartitionList,
     consumer::{CommitMode, Consumer},
@@ -104,7 +104,7 @@ async fn first_error(settings: &KafkaSettings, expected: &[RDKafkaErrorCode]) ->
     let producer: BaseProducer<Errors> =
         settings.client_config("owp-acl-test").unwrap().create_with_context(errors.clone()).unwrap();
     let producer = Arc::new(producer);
-    poll(DEADLINE, Duration::from_millis(50), async || {
+    eventually(DEADLINE, Duration::from_millis(50), async || {
         let client = producer.clone();
         // Serves the error callback; a metadata request makes the client connect.
         tokio::task::spawn_blocking(move || {

@@ -1,0 +1,3 @@
+//! Integration tests of auth against the real broker and PostgreSQL.
+
+mod abuse;
