@@ -181,7 +181,7 @@ pub async fn run(
                 )
                 .await
                 .context("cannot start the read point")?;
-                running.spawn(async move { app.run(stop).await });
+                running.spawn(async move { app.run(stop).await.map_err(anyhow::Error::from) });
             }
         }
     }

@@ -12,7 +12,7 @@ use owp_readstore::{ReadStore, ReadStoreSettings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Access, CursorKey, Lookups, Waiters, openapi, routes, settings::Settings};
+use crate::{Access, CursorKey, Lookups, Result, Waiters, openapi, routes, settings::Settings};
 
 #[derive(Debug)]
 pub struct Application {
@@ -32,7 +32,7 @@ impl Application {
         shutdown: &ShutdownSettings,
         settings: Settings,
         access: Access,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self> {
         database.create_database_if_missing().await?;
         let pool = database.pool("owp_read", 16).await?;
         let store = Arc::new(read_store.open(pool.clone())?);
@@ -81,7 +81,7 @@ impl Application {
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         tracing::info!(addr = %self.local_addr(), "read point listening");
         let listen = tokio::spawn(self.waiters.clone().listen(self.pool.clone(), shutdown.clone()));
         let served = http::serve(self.listener, self.router, shutdown, self.grace).await;

@@ -5,6 +5,7 @@
 
 mod access;
 mod app;
+mod error;
 mod lookups;
 mod openapi;
 mod routes;
@@ -13,6 +14,7 @@ mod waiters;
 
 pub use access::Access;
 pub use app::Application;
+pub use error::{Error, Result};
 pub use lookups::Lookups;
 pub use openapi::document as openapi_document;
 pub use owp_collections::CursorKey;

@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init("readpoint", &cli.telemetry)?;
     let access = Access::load(&cli.translator_config, cli.sessions)?;
     let app = Application::build(&cli.database, &cli.read_store, &cli.shutdown, cli.settings, access).await?;
-    app.run(shutdown::on_signal()).await
+    Ok(app.run(shutdown::on_signal()).await?)
 }
 
 #[cfg(test)]

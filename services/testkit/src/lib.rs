@@ -9,6 +9,8 @@ mod error;
 mod eventually;
 mod node;
 mod ports;
+#[cfg(feature = "read-path")]
+pub mod read_path;
 #[cfg(feature = "services")]
 pub mod services;
 mod stack;

@@ -181,15 +181,11 @@ impl Stack {
     }
 
     async fn await_ready(&self, base: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        crate::until(&format!("{base}/readyz answers 200"), Duration::from_secs(30), async || {
             let response = self.client.get(format!("{base}/readyz")).send().await;
-            if response.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{base} not ready within 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            response.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
     }
 
     pub async fn stop(mut self) {
@@ -253,33 +249,26 @@ impl Stack {
 
 pub async fn wait_outcome(pool: &PgPool, document_id: &str, limit: Duration) -> (String, String) {
     let id: uuid::Uuid = document_id.parse().unwrap();
-    let deadline = Instant::now() + limit;
-    loop {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT status, text FROM messages WHERE document_id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await
-                .unwrap();
-        if let Some(row) = row {
-            return row;
-        }
-        assert!(Instant::now() < deadline, "no outcome for {document_id} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let row = crate::eventually(limit, Duration::from_millis(20), async || {
+        sqlx::query_as("SELECT status, text FROM messages WHERE document_id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    row.unwrap_or_else(|| panic!("no outcome for {document_id} within {limit:?}"))
 }
 
 /// Waits (bounded) until `query` returns `expected`.
 pub async fn wait_scalar(pool: &PgPool, query: &str, expected: i64, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    loop {
-        let value: i64 = sqlx::query_scalar(query).fetch_one(pool).await.unwrap_or(-1);
-        if value == expected {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{query} is {value}, not {expected}, after {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut value = -1;
+    let reached = crate::eventually(limit, Duration::from_millis(50), async || {
+        value = sqlx::query_scalar(query).fetch_one(pool).await.unwrap_or(-1);
+        (value == expected).then_some(())
+    })
+    .await;
+    assert!(reached.is_some(), "{query} is {value}, not {expected}, after {limit:?}");
 }
 
 /// A producer that waits out a broker restart (a minute per message).

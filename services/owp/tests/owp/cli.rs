@@ -62,19 +62,15 @@ fn a_config_file_entry_reaches_the_service() {
         .unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let ready = runtime.block_on(async {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            // Ready means: listening where the file said, on the topic the file named (created
-            // by owp up), through the brokers the file named.
+        // Ready means: listening where the file said, on the topic the file named (created by
+        // owp up), through the brokers the file named.
+        let every = std::time::Duration::from_millis(50);
+        owp_testkit::eventually(std::time::Duration::from_secs(30), every, async || {
             let response = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await;
-            if response.is_ok_and(|r| r.status() == 200) {
-                return true;
-            }
-            if std::time::Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+            response.is_ok_and(|r| r.status() == 200).then_some(())
+        })
+        .await
+        .is_some()
     });
     owp.kill().unwrap();
     owp.wait().unwrap();

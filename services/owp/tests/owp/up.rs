@@ -139,16 +139,12 @@ fn owp_up_serves_a_user_end_to_end_with_a_database_role_per_service() {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let client = reqwest::Client::new();
-            let deadline = Instant::now() + Duration::from_secs(60);
             for port in [writepoint, readpoint, auth, robots, translator] {
-                loop {
+                owp_testkit::until(&format!("port {port} is ready"), Duration::from_secs(60), async || {
                     let ready = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await;
-                    if ready.is_ok_and(|r| r.status() == 200) {
-                        break;
-                    }
-                    assert!(Instant::now() < deadline, "port {port} not ready within 60 s");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                    ready.is_ok_and(|r| r.status() == 200)
+                })
+                .await;
             }
             let credentials = serde_json::json!({"username": format!("ann-{id}"), "password": "a long enough password"});
             let signup = client.post(format!("http://127.0.0.1:{auth}/v1/signup")).json(&credentials).send().await.unwrap();

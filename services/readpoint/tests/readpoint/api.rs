@@ -2,7 +2,7 @@
 
 use crate::harness::ReadStack;
 
-end_to_end! {
+owp_testkit::end_to_end! {
     bad_requests_are_problems_naming_the_parameter on opensearch;
     cursors_are_signed_for_their_listing_and_sorts_are_declared on postgres;
     the_openapi_document_is_generated_from_the_routes on postgres;

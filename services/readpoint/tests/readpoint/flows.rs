@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::harness::ReadStack;
 
-end_to_end! {
+owp_testkit::end_to_end! {
     a_business_is_accepted_and_readable_in_one_call_each on postgres & opensearch;
     a_bogus_session_is_rejected_with_the_reason on opensearch;
     a_wait_that_ends_answers_pending on opensearch;

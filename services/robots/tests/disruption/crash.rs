@@ -23,16 +23,13 @@ fn spawn_robots(names: &Names, log: &std::fs::File) -> Child {
 
 /// Waits (bounded) until more documents have an outcome than `before`; returns how many.
 async fn wait_for_progress(pool: &sqlx::PgPool, before: i64) -> i64 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
+    let progress = owp_testkit::eventually(Duration::from_secs(120), Duration::from_millis(20), async || {
         let now: i64 =
             sqlx::query_scalar("SELECT count(*) FROM messages").fetch_one(pool).await.unwrap_or(before);
-        if now > before {
-            return now;
-        }
-        assert!(std::time::Instant::now() < deadline, "the restarted robots made no progress in 120 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (now > before).then_some(now)
+    })
+    .await;
+    progress.expect("the restarted robots made no progress in 120 s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

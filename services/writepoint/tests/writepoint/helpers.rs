@@ -84,29 +84,24 @@ impl TestApp {
 
     /// Waits (bounded) until `/readyz` answers 200: the topic's metadata has propagated.
     pub async fn await_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        owp_testkit::until("the write point is ready", Duration::from_secs(30), async || {
             let response = self.client.get(self.url("/readyz")).send().await;
-            if response.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "write point not ready within 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            response.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
     }
 
     /// Waits (bounded) until a `POST /v1/documents` is inside the handler.
     pub async fn await_in_flight(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
         let needle = r#"http_requests_in_flight{route="/v1/documents"} 1"#;
-        loop {
-            let metrics = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
-            if metrics.lines().any(|line| line == needle) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the request never reached the handler:\n{metrics}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut metrics = String::new();
+        let inside =
+            owp_testkit::eventually(Duration::from_secs(10), Duration::from_millis(20), async || {
+                metrics = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+                metrics.lines().any(|line| line == needle).then_some(())
+            })
+            .await;
+        assert!(inside.is_some(), "the request never reached the handler:\n{metrics}");
     }
 
     /// POSTs a document with the app's session.

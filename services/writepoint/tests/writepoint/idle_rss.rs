@@ -3,10 +3,7 @@
 //! build maps a three times larger binary, so here the test bounds the anonymous memory (heap
 //! and stacks: what the code itself allocates) and prints the total.
 
-use std::{
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::{process::Stdio, time::Duration};
 
 use crate::helpers::broker_settings;
 
@@ -24,17 +21,13 @@ async fn an_idle_writepoint_allocates_under_20_mb() {
         .unwrap();
     let pid = child.id().unwrap();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
     // /healthz, not /readyz: the default commands topic may not exist on the test broker, and
     // idle memory does not depend on it.
-    loop {
+    owp_testkit::until("writepoint starts", Duration::from_secs(30), async || {
         let alive = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await;
-        if alive.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "writepoint did not start within 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        alive.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
     let _ = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| -> u64 {

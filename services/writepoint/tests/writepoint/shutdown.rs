@@ -43,15 +43,13 @@ async fn an_in_flight_request_finishes_after_shutdown_begins() {
 }
 
 async fn wait_until_refused(app: &crate::helpers::TestApp) -> bool {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
-    while std::time::Instant::now() < deadline {
-        if fresh.get(app.url("/healthz")).timeout(Duration::from_millis(500)).send().await.is_err() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
+    owp_testkit::eventually(Duration::from_secs(5), Duration::from_millis(20), async || {
+        let answer = fresh.get(app.url("/healthz")).timeout(Duration::from_millis(500)).send().await;
+        answer.is_err().then_some(())
+    })
+    .await
+    .is_some()
 }
 
 fn tokio_stream_from(

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::harness::ReadStack;
 
-end_to_end! {
+owp_testkit::end_to_end! {
     replay_then_translator_rebuild_reproduces_the_same_documents on postgres & opensearch;
     changes_around_a_replay_swap_reach_the_documents on postgres;
 }

@@ -1,16 +1,18 @@
-//! A whole stack with the translator and the read point, on a temporary translator config and on
-//! one of the read stores: PostgreSQL, or the OpenSearch node `scripts/services start` runs (at
-//! `OWP_TEST_OPENSEARCH_URL`, or `ELASTICSEARCH_URL`), each test in indices of its own.
+//! The read path in process (feature `read-path`): the stack of [`crate::services`] with the
+//! translator and the read point, on a temporary copy of the shipped `translator.toml` and on one
+//! of the read stores: PostgreSQL, or the OpenSearch node `scripts/services start` runs (at
+//! `OWP_TEST_OPENSEARCH_URL`, or `ELASTICSEARCH_URL`), each test in indices of its own. Shared by
+//! the translator's and the read point's tests.
 
 use std::{path::PathBuf, time::Duration};
 
 use owp_platform::shutdown::ShutdownSettings;
 use owp_readstore::{AnyStore, ReadStoreSettings};
 use serde_json::Value;
-use tokio::{task::JoinSet, time::Instant};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Names, Stack};
+use crate::services::{Names, Stack};
 
 /// The configuration the repository ships.
 pub fn shipped_config() -> String {
@@ -23,12 +25,13 @@ pub fn shipped_config() -> String {
 /// Runs an end-to-end test body, `async fn body(read: ReadStack)`, once per read store named:
 /// `end_to_end! { body on postgres & opensearch; }` makes the tests `body::postgres` and
 /// `body::opensearch`.
+#[macro_export]
 macro_rules! end_to_end {
     ($($body:ident on $($store:ident)&+;)*) => {$(
         mod $body {$(
             #[tokio::test]
             async fn $store() {
-                super::$body(crate::harness::ReadStack::$store().await).await;
+                super::$body($crate::read_path::ReadStack::$store().await).await;
             }
         )+}
     )*};
@@ -57,6 +60,16 @@ pub struct ReadStack {
     _dir: tempfile::TempDir,
     shutdown: CancellationToken,
     tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl std::fmt::Debug for ReadStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadStack")
+            .field("readpoint", &self.readpoint)
+            .field("translator", &self.translator)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReadStack {
@@ -121,7 +134,7 @@ impl ReadStack {
         .unwrap();
         let readpoint_url = format!("http://{}", readpoint.local_addr());
         let stop = shutdown.clone();
-        tasks.spawn(async move { readpoint.run(stop).await });
+        tasks.spawn(async move { Ok(readpoint.run(stop).await?) });
 
         let this = Self {
             stack,
@@ -134,7 +147,7 @@ impl ReadStack {
             tasks,
         };
         // Ready once every shipped collection is published.
-        owp_testkit::until("the shipped collections are published", Duration::from_secs(60), async || {
+        crate::until("the shipped collections are published", Duration::from_secs(60), async || {
             let status = this.status().await;
             let collections = status["collections"].as_array().cloned().unwrap_or_default();
             collections.len() == 3 && collections.iter().all(|c| c["published_version"].is_u64())
@@ -203,17 +216,17 @@ impl ReadStack {
         check: impl Fn(&Value) -> bool,
     ) -> Value {
         let path = format!("/v1/collections/{collection}/{key}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let mut last = Value::Null;
+        let found = crate::eventually(Duration::from_secs(30), Duration::from_millis(50), async || {
             let (status, body) = match session {
                 Some(session) => self.get_json_as(session, &path).await,
                 None => self.get_json(&path).await,
             };
-            if status == 200 && check(&body) {
-                return body;
-            }
-            assert!(Instant::now() < deadline, "{path}: condition not met within 30 s; last answer {body}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            let held = status == 200 && check(&body);
+            last = body;
+            held.then(|| last.clone())
+        })
+        .await;
+        found.unwrap_or_else(|| panic!("{path}: condition not met within 30 s; last answer {last}"))
     }
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::harness::{ReadStack, shipped_config};
 
-end_to_end! {
+owp_testkit::end_to_end! {
     a_config_edit_adds_a_collection_that_is_backfilled on opensearch;
     an_invalid_config_edit_is_refused_and_reported_and_the_old_one_stays on opensearch;
 }
