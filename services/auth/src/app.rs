@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{AUTH_SCHEMA, MIGRATOR, Settings, password::Passwords, routes, throttle::Throttle};
+use crate::{AUTH_SCHEMA, Error, MIGRATOR, Settings, password::Passwords, routes, throttle::Throttle};
 
 #[allow(missing_debug_implementations)] // the producer has no Debug
 pub struct Application {
@@ -29,14 +29,14 @@ pub struct Application {
 /// Brings auth's own schema up to date, as the robots do theirs: several processes may start at
 /// once, so a session lock makes them take turns (CREATE SCHEMA IF NOT EXISTS is not safe
 /// against a concurrent twin). Returns a pool on that schema.
-pub async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgPool> {
+pub async fn prepare_database(database: &DatabaseSettings) -> Result<PgPool, Error> {
     let pool = database.pool(AUTH_SCHEMA, 8).await?;
     let mut conn = pool.acquire().await?;
     sqlx::query("SELECT pg_advisory_lock(hashtext('owp_auth.migrate'))").execute(&mut *conn).await?;
     let migrated = async {
         sqlx::query(&db::create_schema_if_missing(AUTH_SCHEMA)).execute(&mut *conn).await?;
         MIGRATOR.run(&mut *conn).await?;
-        anyhow::Ok(())
+        Ok::<_, Error>(())
     }
     .await;
     sqlx::query("SELECT pg_advisory_unlock(hashtext('owp_auth.migrate'))").execute(&mut *conn).await?;
@@ -57,7 +57,7 @@ impl Application {
         schema: &str,
         shutdown: &ShutdownSettings,
         settings: Settings,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, Error> {
         let accounts = Accounts::new(database.pool(schema, 8).await?);
         let own_pool = prepare_database(database).await?;
         let throttle = Throttle::new(own_pool.clone(), &settings);
@@ -108,7 +108,7 @@ impl Application {
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
         tracing::info!(addr = %self.local_addr(), "auth listening");
         let purging = tokio::spawn(purge(self.throttle, shutdown.clone()));
         http::serve(self.listener, self.router, shutdown, self.grace).await?;

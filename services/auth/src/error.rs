@@ -11,8 +11,14 @@ pub enum Error {
     HashingBusy,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database: cannot migrate auth's tables: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Start-up: settings, the listener, the HTTP server, the Kafka producer, database pools.
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Platform(#[from] owp_platform::Error),
+    /// Password hashing failed in a way no request can cause (parameters, a lost task).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<Error> for Problem {
@@ -25,7 +31,7 @@ impl From<Error> for Problem {
                 tracing::error!(error = %err, "database error");
                 Problem::unavailable("the database is unavailable", Duration::from_secs(1))
             }
-            Error::Internal(err) => {
+            err @ (Error::Migrate(_) | Error::Platform(_) | Error::Internal(_)) => {
                 tracing::error!(error = %err, "internal error");
                 Problem::internal()
             }

@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
         cli.settings,
     )
     .await?;
-    app.run(shutdown::on_signal()).await
+    Ok(app.run(shutdown::on_signal()).await?)
 }
 
 #[cfg(test)]

@@ -27,38 +27,45 @@ pub struct Passwords {
     dummy: Arc<str>,
 }
 
-fn argon2() -> anyhow::Result<Argon2<'static>> {
+fn argon2() -> Result<Argon2<'static>, Error> {
     let params = Params::new(MEMORY_KIB, PASSES, LANES, None)
-        .map_err(|err| anyhow::anyhow!("bad argon2 parameters: {err}"))?;
+        .map_err(|err| Error::Internal(format!("bad argon2 parameters: {err}")))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-fn hash_now(password: &[u8]) -> anyhow::Result<String> {
+fn hash_now(password: &[u8]) -> Result<String, Error> {
     let salt = SaltString::generate(&mut OsRng);
     argon2()?
         .hash_password(password, &salt)
         .map(|hash| hash.to_string())
-        .map_err(|err| anyhow::anyhow!("cannot hash password: {err}"))
+        .map_err(|err| Error::Internal(format!("cannot hash password: {err}")))
 }
 
-fn verify_now(password: &[u8], hash: &str) -> anyhow::Result<bool> {
-    let parsed = PasswordHash::new(hash).map_err(|err| anyhow::anyhow!("stored hash unreadable: {err}"))?;
+fn verify_now(password: &[u8], hash: &str) -> Result<bool, Error> {
+    let parsed =
+        PasswordHash::new(hash).map_err(|err| Error::Internal(format!("stored hash unreadable: {err}")))?;
     // The stored hash's own parameters apply (a hash made with other ones still verifies).
     Ok(argon2()?.verify_password(password, &parsed).is_ok())
 }
 
+/// A hashing task that panicked or was cancelled.
+fn lost(err: tokio::task::JoinError) -> Error {
+    Error::Internal(format!("password hashing task: {err}"))
+}
+
 impl Passwords {
     /// `concurrency` hashes at once; a caller waits at most `wait` for a slot.
-    pub async fn new(concurrency: usize, wait: Duration) -> anyhow::Result<Self> {
+    pub async fn new(concurrency: usize, wait: Duration) -> Result<Self, Error> {
         let secret = uuid::Uuid::new_v4().to_string();
-        let dummy = tokio::task::spawn_blocking(move || hash_now(secret.as_bytes())).await??;
+        let dummy =
+            tokio::task::spawn_blocking(move || hash_now(secret.as_bytes())).await.map_err(lost)??;
         Ok(Self { slots: Arc::new(Semaphore::new(concurrency.max(1))), wait, dummy: dummy.into() })
     }
 
     async fn slot(&self) -> Result<OwnedSemaphorePermit, Error> {
         match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(closed)) => Err(Error::Internal(closed.into())),
+            Ok(Err(closed)) => Err(Error::Internal(format!("no hashing slot: {closed}"))),
             Err(_elapsed) => Err(Error::HashingBusy),
         }
     }
@@ -67,16 +74,15 @@ impl Passwords {
     /// that gives up does not free it while argon2 still runs.
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+        work: impl FnOnce() -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let permit = self.slot().await?;
-        let result = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()
         })
         .await
-        .map_err(anyhow::Error::from)?;
-        Ok(result?)
+        .map_err(lost)?
     }
 
     pub async fn hash(&self, password: String) -> Result<String, Error> {

@@ -130,7 +130,7 @@ pub async fn run(
                 )
                 .await
                 .context("cannot start the robots")?;
-                running.spawn(async move { robots.run(stop).await });
+                running.spawn(async move { robots.run(stop).await.map_err(anyhow::Error::from) });
             }
             Service::Auth => {
                 let database = as_role(roles::AUTH)?;
@@ -144,7 +144,7 @@ pub async fn run(
                 )
                 .await
                 .context("cannot start auth")?;
-                running.spawn(async move { auth.run(stop).await });
+                running.spawn(async move { auth.run(stop).await.map_err(anyhow::Error::from) });
             }
             Service::Writepoint => {
                 let app = owp_writepoint::Application::build(
@@ -167,7 +167,7 @@ pub async fn run(
                 )
                 .await
                 .context("cannot start the translator")?;
-                running.spawn(async move { translator.run(stop).await });
+                running.spawn(async move { translator.run(stop).await.map_err(anyhow::Error::from) });
             }
             Service::Readpoint => {
                 let access = owp_readpoint::Access::load(&args.translator.config, args.robots.sessions)?;

@@ -5,16 +5,21 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
 use owp_collections::written;
+use owp_platform::retry::Backoff;
 use sqlx::{PgPool, postgres::PgListener};
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// Between attempts to LISTEN again; waiting requests poll meanwhile.
+const RECONNECT_PAUSE: Duration = Duration::from_secs(2);
 
 /// `(collection, key)` → the wake-up shared by its waiters, and how many there are.
 type Slots = HashMap<(String, String), (Arc<Notify>, usize)>;
@@ -82,6 +87,7 @@ impl Waiters {
 
     /// Listens until `shutdown`, reconnecting with a pause when the connection is lost.
     pub async fn listen(self, pool: PgPool, shutdown: CancellationToken) {
+        let mut reconnect = Backoff::new(RECONNECT_PAUSE, RECONNECT_PAUSE);
         loop {
             let listener = async {
                 let mut listener = PgListener::connect_with(&pool).await?;
@@ -94,10 +100,10 @@ impl Waiters {
                     Ok(listener) => listener,
                     Err(err) => {
                         tracing::warn!(error = %err, "cannot LISTEN for written documents; waiting requests poll");
-                        tokio::select! {
-                            _ = shutdown.cancelled() => return,
-                            _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                        if reconnect.pause_unless_cancelled(&shutdown).await {
+                            continue;
                         }
+                        return;
                     }
                 },
             };

@@ -9,7 +9,7 @@ use std::{
 };
 
 use futures::future::try_join_all;
-use owp_platform::{kafka, topics::Topics};
+use owp_platform::{kafka, retry::Backoff, topics::Topics};
 use owp_protocol::TopicName;
 use rdkafka::{
     message::Header,
@@ -194,6 +194,8 @@ impl<H: Handler> Step<'_, H> {
                         continue;
                     }
                     let mut attempt = 0;
+                    // 50 ms, then 100 ms: the default three attempts wait 150 ms in all.
+                    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
                     loop {
                         attempt += 1;
                         match apply_in_savepoint(self.handler, &mut tx, &[*message]).await {
@@ -215,7 +217,7 @@ impl<H: Handler> Step<'_, H> {
                             Err(err) => {
                                 tracing::warn!(group = %self.group, offset = message.offset, attempt, error = %err,
                                     "message failed");
-                                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                                backoff.pause().await;
                             }
                         }
                     }

@@ -17,7 +17,7 @@ use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    MIGRATOR, PROJECTION_SCHEMA, ROBOTS_SCHEMA, RobotsSettings,
+    Error, MIGRATOR, PROJECTION_SCHEMA, ROBOTS_SCHEMA, Result, RobotsSettings,
     commands::{CommandRobot, DecideContext},
     projector::Projector,
 };
@@ -39,7 +39,7 @@ impl std::fmt::Debug for Robots {
 /// Creates the database if needed and brings the projection schema up to date. Several
 /// processes may start at once; a session lock makes them take turns (CREATE SCHEMA IF NOT
 /// EXISTS is not safe against a concurrent twin).
-pub async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgPool> {
+pub async fn prepare_database(database: &DatabaseSettings) -> Result<PgPool> {
     database.create_database_if_missing().await?;
     let pool = database.pool(PROJECTION_SCHEMA, 16).await?;
     let mut conn = pool.acquire().await?;
@@ -47,7 +47,7 @@ pub async fn prepare_database(database: &DatabaseSettings) -> anyhow::Result<PgP
     let migrated = async {
         sqlx::query(&db::create_schema_if_missing(PROJECTION_SCHEMA)).execute(&mut *conn).await?;
         MIGRATOR.run(&mut *conn).await?;
-        anyhow::Ok(())
+        Ok::<_, Error>(())
     }
     .await;
     sqlx::query("SELECT pg_advisory_unlock(hashtext('owp.migrate'))").execute(&mut *conn).await?;
@@ -63,7 +63,7 @@ impl Robots {
         database: &DatabaseSettings,
         shutdown: &ShutdownSettings,
         settings: RobotsSettings,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self> {
         let pool = prepare_database(database).await?;
         let tuning =
             ProducerTuning { delivery_timeout: Duration::from_secs(10), ..ProducerTuning::default() };
@@ -100,7 +100,7 @@ impl Robots {
 
     /// Runs every robot until `shutdown`; each finishes and stores its batch before returning.
     /// If one robot fails, the others are stopped too.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         let robots_schema = SchemaName::parse(ROBOTS_SCHEMA)?;
         let projection_schema = SchemaName::parse(PROJECTION_SCHEMA)?;
         let stop = shutdown.child_token();
@@ -110,7 +110,7 @@ impl Robots {
             ($handler:expr) => {{
                 let robot = Robot::new(ctx.clone(), $handler).await?;
                 let stop = stop.clone();
-                tasks.spawn(async move { robot.run(stop).await.map_err(anyhow::Error::from) });
+                tasks.spawn(async move { robot.run(stop).await.map_err(Error::from) });
             }};
         }
         spawn_robot!(CommandRobot::new(robots_schema.clone(), self.decide.clone()));
@@ -118,12 +118,12 @@ impl Robots {
         let server_stop = stop.clone();
         let (listener, router) = (self.listener, self.router);
         tasks.spawn(async move {
-            http::serve(listener, router, server_stop, self.grace).await.map_err(anyhow::Error::from)
+            http::serve(listener, router, server_stop, self.grace).await.map_err(Error::from)
         });
 
         let mut result = Ok(());
         while let Some(joined) = tasks.join_next().await {
-            let outcome = joined.map_err(anyhow::Error::from).and_then(|r| r);
+            let outcome = joined.map_err(|err| Error::Task("a robot", err)).and_then(|r| r);
             if let Err(err) = outcome {
                 tracing::error!(error = %err, "a robot stopped; stopping the others");
                 stop.cancel();

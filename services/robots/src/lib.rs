@@ -5,12 +5,14 @@
 
 pub mod app;
 pub mod commands;
+mod error;
 pub mod messages;
 pub mod projector;
 pub mod replay;
 mod settings;
 
 pub use app::Robots;
+pub use error::{Error, Result};
 pub use settings::{PROJECTION_SCHEMA, ROBOTS_SCHEMA, RobotsSettings};
 
 /// The projection tables' migrations, run into whichever schema is being built.

@@ -40,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init("robots", &cli.telemetry)?;
     let shutdown = shutdown::on_signal();
     let robots = Robots::build(&cli.kafka, &cli.topics, &cli.database, &cli.shutdown, cli.settings).await?;
-    robots.run(shutdown).await
+    Ok(robots.run(shutdown).await?)
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use anyhow::Context;
 use owp_platform::{db::DatabaseSettings, kafka::KafkaSettings, topics::Topics};
 use owp_robot_framework::{Dedupe, Incoming, RebuildLedger, SchemaName, Sink, Step, store};
 use rdkafka::{
@@ -19,7 +18,7 @@ use rdkafka::{
 use sqlx::{PgPool, Row};
 
 use crate::{
-    MIGRATOR, PROJECTION_SCHEMA,
+    Error, MIGRATOR, PROJECTION_SCHEMA, Result,
     projector::{PROJECTION_LOCK, Projector},
 };
 
@@ -85,7 +84,7 @@ pub async fn replay(
     options: &ReplayOptions,
     verify: bool,
     progress: Progress<'_>,
-) -> anyhow::Result<ReplayReport> {
+) -> Result<ReplayReport> {
     let started = std::time::Instant::now();
     database.create_database_if_missing().await?;
     let database = &as_projection_owner(database).await?;
@@ -160,12 +159,12 @@ pub async fn fresh_schema(
     database: &DatabaseSettings,
     admin: &PgPool,
     schema: &SchemaName,
-) -> anyhow::Result<PgPool> {
+) -> Result<PgPool> {
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(admin).await?;
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(admin).await?;
     // A rebuild that dies is simply run again, so its commits need not wait for the disk.
     let pool = database.pool_with(schema.as_str(), 4, &[("synchronous_commit", "off")]).await?;
-    MIGRATOR.run(&pool).await.context("cannot create the projection tables")?;
+    MIGRATOR.run(&pool).await?;
     store::ensure(&pool, schema).await?;
     // Keyed again by `store::key_processed` once the bulk of the log is in.
     store::unkey_processed(&pool, schema).await?;
@@ -175,7 +174,7 @@ pub async fn fresh_schema(
 /// The rebuilt schema must belong to whoever owns the live one (the robots' role, where the
 /// database has roles), or the robots could not migrate it after the swap: an operator who
 /// connects as someone else (the master user) rebuilds acting as that owner.
-async fn as_projection_owner(database: &DatabaseSettings) -> anyhow::Result<DatabaseSettings> {
+async fn as_projection_owner(database: &DatabaseSettings) -> Result<DatabaseSettings> {
     let probe = database.pool("public", 1).await?;
     let owner: Option<String> = sqlx::query_scalar(
         "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace
@@ -195,7 +194,7 @@ async fn as_projection_owner(database: &DatabaseSettings) -> anyhow::Result<Data
 /// (see `owp_platform::db::roles`: auth, the translator and the read point read projection
 /// tables), so that they keep working the moment it is swapped in. Copied rather than named
 /// here, so the one list of grants stays the set-up's.
-async fn copy_privileges(conn: &mut sqlx::PgConnection, scratch: &SchemaName) -> anyhow::Result<()> {
+async fn copy_privileges(conn: &mut sqlx::PgConnection, scratch: &SchemaName) -> Result<()> {
     let grants: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT '', a.privilege_type, pg_get_userbyid(a.grantee)::text
            FROM pg_namespace n, aclexplode(n.nspacl) a
@@ -217,7 +216,7 @@ async fn copy_privileges(conn: &mut sqlx::PgConnection, scratch: &SchemaName) ->
         sqlx::query(&statement)
             .execute(&mut *conn)
             .await
-            .with_context(|| format!("cannot run {statement}"))?;
+            .map_err(|source| Error::Grant { statement: statement.clone(), source })?;
     }
     Ok(())
 }
@@ -246,7 +245,7 @@ async fn stored_offsets(
 }
 
 /// The next offset of every partition of the events topic.
-pub async fn high_watermarks(kafka: &KafkaSettings, topics: &Topics) -> anyhow::Result<HashMap<i32, i64>> {
+pub async fn high_watermarks(kafka: &KafkaSettings, topics: &Topics) -> Result<HashMap<i32, i64>> {
     let consumer = reader(kafka)?;
     let topic = topics.events_topic.clone();
     tokio::task::spawn_blocking(move || {
@@ -257,16 +256,19 @@ pub async fn high_watermarks(kafka: &KafkaSettings, topics: &Topics) -> anyhow::
             .filter(|t| t.name() == topic.as_str())
             .flat_map(|t| t.partitions().iter().map(|p| p.id()))
             .collect();
-        anyhow::ensure!(!partitions.is_empty(), "topic {topic} does not exist");
+        if partitions.is_empty() {
+            return Err(Error::NoTopic(topic.to_string()));
+        }
         partitions
             .into_iter()
             .map(|p| Ok((p, consumer.fetch_watermarks(topic.as_str(), p, Duration::from_secs(10))?.1)))
             .collect()
     })
-    .await?
+    .await
+    .map_err(|err| Error::Task("reading the watermarks", err))?
 }
 
-fn reader(kafka: &KafkaSettings) -> anyhow::Result<StreamConsumer> {
+fn reader(kafka: &KafkaSettings) -> Result<StreamConsumer> {
     Ok(kafka
         .client_config("owp-replay")?
         .set("group.id", format!("owp-replay-{}", uuid::Uuid::new_v4()))
@@ -295,7 +297,7 @@ pub async fn rebuild_until(
     batch_size: usize,
     ledger: &RebuildLedger,
     progress: Progress<'_>,
-) -> anyhow::Result<u64> {
+) -> Result<u64> {
     let topic = &topics.events_topic;
     let mut conn = pool.acquire().await?;
     let stored = stored_offsets(&mut conn, schema.as_str(), group, topics).await?;
@@ -340,7 +342,7 @@ pub async fn rebuild_until(
         }
         progress(done, total);
     }
-    reading.await.context("the rebuild's reader panicked")??;
+    reading.await.map_err(|err| Error::Task("the rebuild's reader", err))??;
     Ok(done)
 }
 
@@ -352,13 +354,13 @@ async fn read_batches(
     target: HashMap<i32, i64>,
     batch_size: usize,
     out: tokio::sync::mpsc::Sender<Vec<Incoming>>,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let mut batch = Vec::with_capacity(batch_size);
     // A partition whose last messages were compacted or deleted ends where its data ends.
     while position.iter().any(|(p, o)| *o < target[p]) {
         let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
             .await
-            .context("the broker sent nothing for 30 s during the rebuild")??;
+            .map_err(|_| Error::Stalled)??;
         let (partition, offset) = (message.partition(), message.offset());
         let Some(&end) = target.get(&partition) else { continue };
         if offset < position[&partition] || offset >= end {
@@ -384,7 +386,7 @@ async fn read_batches(
     Ok(())
 }
 
-async fn apply_with_retry(step: &Step<'_, Projector>, batch: &[Incoming]) -> anyhow::Result<()> {
+async fn apply_with_retry(step: &Step<'_, Projector>, batch: &[Incoming]) -> Result<()> {
     use owp_platform::retry::{Backoff, Retryable};
     use owp_robot_framework::BatchError;
     (|| step.process(batch))
@@ -393,15 +395,11 @@ async fn apply_with_retry(step: &Step<'_, Projector>, batch: &[Incoming]) -> any
         .notify(|err, _| tracing::warn!(error = %err, "rebuild batch failed; retrying"))
         .await
         .map(drop)
-        .map_err(|(BatchError::Transient(err) | BatchError::Fatal(err))| err.into())
+        .map_err(|(BatchError::Transient(err) | BatchError::Fatal(err))| Error::Framework(err))
 }
 
 /// Row count and a content checksum of one table in the live and the rebuilt schema.
-async fn compare(
-    conn: &mut sqlx::PgConnection,
-    table: &str,
-    rebuilt: &SchemaName,
-) -> anyhow::Result<TableCheck> {
+async fn compare(conn: &mut sqlx::PgConnection, table: &str, rebuilt: &SchemaName) -> Result<TableCheck> {
     let digest = |schema: &str| {
         format!(
             "SELECT count(*), coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM {schema}.{table} t"

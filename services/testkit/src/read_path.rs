@@ -116,7 +116,7 @@ impl ReadStack {
         .unwrap();
         let translator_url = format!("http://{}", translator.local_addr());
         let stop = shutdown.clone();
-        tasks.spawn(async move { translator.run(stop).await });
+        tasks.spawn(async move { Ok(translator.run(stop).await?) });
 
         let settings = owp_readpoint::Settings {
             addr: ([127, 0, 0, 1], 0).into(),

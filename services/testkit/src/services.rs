@@ -133,7 +133,7 @@ impl Stack {
             .unwrap();
             robots_url = Some(format!("http://{}", robots.local_addr()));
             let stop = shutdown.clone();
-            tasks.spawn(async move { robots.run(stop).await });
+            tasks.spawn(async move { robots.run(stop).await.map_err(anyhow::Error::from) });
         }
         let mut auth_settings = owp_auth::Settings::defaults();
         auth_settings.addr = ([127, 0, 0, 1], 0).into();
@@ -150,7 +150,7 @@ impl Stack {
         .unwrap();
         let auth_url = format!("http://{}", auth.local_addr());
         let stop = shutdown.clone();
-        tasks.spawn(async move { auth.run(stop).await });
+        tasks.spawn(async move { auth.run(stop).await.map_err(anyhow::Error::from) });
         let mut wp_settings = owp_writepoint::Settings::defaults();
         wp_settings.addr = ([127, 0, 0, 1], 0).into();
         let writepoint = owp_writepoint::Application::build(

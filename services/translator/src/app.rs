@@ -12,7 +12,7 @@ use owp_readstore::{ReadStore, ReadStoreSettings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Engine, Settings, SharedStatus, capture, metrics, pool, routes};
+use crate::{Engine, Result, Settings, SharedStatus, capture, metrics, pool, routes};
 
 /// A translator ready to run: its status server is bound, its configuration not yet loaded
 /// (that happens once it is the active instance).
@@ -31,7 +31,7 @@ impl Translator {
         read_store: &ReadStoreSettings,
         shutdown: &ShutdownSettings,
         settings: Settings,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self> {
         let pool = pool(database, 8).await?;
         capture::check(database, &pool).await?;
         let store = Arc::new(read_store.open(pool.clone())?);
@@ -65,14 +65,14 @@ impl Translator {
         self.engine.status.clone()
     }
 
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         let stop = shutdown.child_token();
         let server_stop = stop.clone();
         let server = tokio::spawn(http::serve(self.listener, self.router, server_stop, self.grace));
         let result = self.engine.run(stop.clone()).await;
         stop.cancel();
         server.await??;
-        Ok(result?)
+        result
     }
 }
 

@@ -12,7 +12,6 @@
 //! snapshot taken after the triggers are in place, so the changes made before are in the rebuild
 //! and those made after in the outbox.
 
-use anyhow::Context;
 use owp_platform::db::{self, CAPTURE_SCHEMA, DatabaseSettings, PROJECTION_SCHEMA};
 use sqlx::{PgConnection, PgPool};
 
@@ -23,10 +22,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/capt
 
 /// Brings the capture's schema up to date and installs its triggers, as the user of `database`,
 /// which must own the projection or act as its owner. Several processes may run it at once.
-pub async fn install(database: &DatabaseSettings) -> anyhow::Result<()> {
+pub async fn install(database: &DatabaseSettings) -> Result<()> {
     migrate(database).await?;
     let pool = database.pool(CAPTURE_SCHEMA, 1).await?;
-    let mut conn = pool.acquire().await?;
+    let mut conn = pool.acquire().await.map_err(Error::db("cannot connect to install change capture"))?;
     follow_projection(&mut conn).await?;
     drop(conn);
     pool.close().await;
@@ -35,17 +34,27 @@ pub async fn install(database: &DatabaseSettings) -> anyhow::Result<()> {
 
 /// Brings the capture's schema up to date (the outbox and the functions; the triggers are
 /// `follow()`'s). A session lock makes processes that start at once take turns.
-pub async fn migrate(database: &DatabaseSettings) -> anyhow::Result<()> {
+pub async fn migrate(database: &DatabaseSettings) -> Result<()> {
+    let context = "cannot migrate change capture";
     let pool = database.pool(CAPTURE_SCHEMA, 1).await?;
-    let mut conn = pool.acquire().await?;
-    sqlx::query("SELECT pg_advisory_lock(hashtext('owp_capture.migrate'))").execute(&mut *conn).await?;
+    let mut conn = pool.acquire().await.map_err(Error::db(context))?;
+    sqlx::query("SELECT pg_advisory_lock(hashtext('owp_capture.migrate'))")
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db(context))?;
     let migrated = async {
-        sqlx::query(&db::create_schema_if_missing(CAPTURE_SCHEMA)).execute(&mut *conn).await?;
+        sqlx::query(&db::create_schema_if_missing(CAPTURE_SCHEMA))
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db(context))?;
         MIGRATOR.run(&mut *conn).await?;
-        anyhow::Ok(())
+        Ok::<_, Error>(())
     }
     .await;
-    sqlx::query("SELECT pg_advisory_unlock(hashtext('owp_capture.migrate'))").execute(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('owp_capture.migrate'))")
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db(context))?;
     migrated?;
     drop(conn);
     pool.close().await;
@@ -76,7 +85,7 @@ async fn is_current(pool: &PgPool) -> Result<bool> {
 
 /// What the translator needs before it starts: a migrated projection schema, and the capture's
 /// schema up to date (migrated here when `database`'s user may, as without roles).
-pub(crate) async fn check(database: &DatabaseSettings, pool: &PgPool) -> anyhow::Result<()> {
+pub(crate) async fn check(database: &DatabaseSettings, pool: &PgPool) -> Result<()> {
     let (schema, migrated, own_capture): (bool, bool, bool) = sqlx::query_as(
         "SELECT to_regnamespace($1) IS NOT NULL, to_regclass($1 || '._sqlx_migrations') IS NOT NULL, \
                 to_regclass($1 || '.translator_outbox') IS NOT NULL",
@@ -100,14 +109,16 @@ pub(crate) async fn check(database: &DatabaseSettings, pool: &PgPool) -> anyhow:
         None
     };
     if let Some(missing) = missing {
-        anyhow::bail!("{missing}; start the robots or run `owp database setup` first");
+        return Err(Error::NotReady(format!(
+            "{missing}; start the robots or run `owp database setup` first"
+        )));
     }
     if !is_current(pool).await? {
-        migrate(database).await.with_context(|| {
-            format!(
+        migrate(database).await.map_err(|err| {
+            Error::NotReady(format!(
                 "change capture (schema {CAPTURE_SCHEMA}) is not migrated and this role cannot migrate it: \
-                 run `owp database setup`"
-            )
+                 run `owp database setup`: {err}"
+            ))
         })?;
     }
     Ok(())

@@ -11,6 +11,14 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Store(#[from] owp_readstore::Error),
+    /// Database pools, the listener, the HTTP server.
+    #[error(transparent)]
+    Platform(#[from] owp_platform::Error),
+    /// What the translator needs before it starts is missing; says what, and how to fix it.
+    #[error("{0}")]
+    NotReady(String),
+    #[error("the status server panicked or was cancelled: {0}")]
+    Task(#[from] tokio::task::JoinError),
     #[error("{0}")]
     Operator(String),
 }

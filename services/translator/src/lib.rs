@@ -37,6 +37,6 @@ pub use status::{CollectionStatus, Role, SharedStatus, Status};
 
 /// Session settings of every translator connection: the projection schema first, and UTC, so
 /// that timestamps in documents do not depend on the server's time zone.
-pub async fn pool(database: &DatabaseSettings, max_connections: u32) -> anyhow::Result<sqlx::PgPool> {
+pub async fn pool(database: &DatabaseSettings, max_connections: u32) -> Result<sqlx::PgPool> {
     Ok(database.pool_with(PROJECTION_SCHEMA, max_connections, &[("TimeZone", "UTC")]).await?)
 }

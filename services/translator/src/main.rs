@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     let translator =
         owp_translator::Translator::build(&cli.database, &cli.read_store, &cli.shutdown, cli.settings)
             .await?;
-    translator.run(shutdown::on_signal()).await
+    Ok(translator.run(shutdown::on_signal()).await?)
 }
 
 #[cfg(test)]

@@ -11,18 +11,18 @@ use owp_platform::db::DatabaseSettings;
 use tokio::time::Instant;
 
 use crate::{
-    Error,
+    Error, Result,
     config::Config,
     plan::Plan,
     state::{self, LEADER_LOCK, REBUILD_REQUESTED, WAKE_CHANNEL},
 };
 
 /// Checks `file` against the database; the plan on success.
-pub async fn check(database: &DatabaseSettings, file: &std::path::Path) -> anyhow::Result<Plan> {
+pub async fn check(database: &DatabaseSettings, file: &std::path::Path) -> Result<Plan> {
     let config = Config::load(file)?;
     let pool = crate::pool(database, 1).await?;
-    let mut conn = pool.acquire().await?;
-    Ok(Plan::check(&mut conn, config).await?)
+    let mut conn = pool.acquire().await.map_err(Error::db("cannot connect to check the configuration"))?;
+    Plan::check(&mut conn, config).await
 }
 
 /// One collection's rebuild, as seen from outside.
@@ -40,7 +40,8 @@ pub async fn rebuild(
     collections: &[String],
     timeout: Duration,
     progress: &(dyn Fn(&str) + Sync),
-) -> anyhow::Result<Vec<Rebuilt>> {
+) -> Result<Vec<Rebuilt>> {
+    let context = "cannot ask for a rebuild";
     let pool = crate::pool(database, 2).await?;
     let running: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
@@ -49,12 +50,12 @@ pub async fn rebuild(
     )
     .bind(LEADER_LOCK)
     .fetch_one(&pool)
-    .await?;
+    .await
+    .map_err(Error::db(context))?;
     if !running {
         return Err(Error::Operator(
             "no translator is running (no process holds the translator lock); start one with `owp up` or `translator`".into(),
-        )
-        .into());
+        ));
     }
     let stored = state::stored(&pool).await?;
     let known: Vec<&str> = stored.iter().map(|s| s.name.as_str()).collect();
@@ -67,16 +68,21 @@ pub async fn rebuild(
         return Err(Error::Operator(format!(
             "no collection named {unknown:?} (known: {})",
             known.join(", ")
-        ))
-        .into());
+        )));
     }
     let before: BTreeMap<String, i32> =
         stored.iter().filter(|s| wanted.contains(&s.name)).map(|s| (s.name.clone(), s.version)).collect();
     sqlx::query("UPDATE owp_translator.collections SET rebuild_requested = true WHERE name = ANY($1)")
         .bind(&wanted)
         .execute(&pool)
-        .await?;
-    sqlx::query("SELECT pg_notify($1, $2)").bind(WAKE_CHANNEL).bind(REBUILD_REQUESTED).execute(&pool).await?;
+        .await
+        .map_err(Error::db(context))?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(WAKE_CHANNEL)
+        .bind(REBUILD_REQUESTED)
+        .execute(&pool)
+        .await
+        .map_err(Error::db(context))?;
     progress(&format!("asked the translator to rebuild {}", wanted.join(", ")));
 
     let deadline = Instant::now() + timeout;
@@ -87,7 +93,8 @@ pub async fn rebuild(
         )
         .bind(&wanted)
         .fetch_all(&pool)
-        .await?;
+        .await
+        .map_err(Error::db("cannot follow the rebuild"))?;
         let mut done = Vec::new();
         for (name, version, requested, documents) in rows {
             if !requested && before.get(&name).is_some_and(|old| version > *old) {
@@ -108,8 +115,7 @@ pub async fn rebuild(
             return Err(Error::Operator(format!(
                 "the rebuild did not finish within {}; see the translator's /status and log",
                 humantime::format_duration(timeout)
-            ))
-            .into());
+            )));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

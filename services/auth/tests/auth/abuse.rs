@@ -64,7 +64,7 @@ impl Stack {
         let robots =
             Robots::build(&kafka, &topics, &database, &shutdown_settings, robots_settings).await.unwrap();
         let stop = shutdown.clone();
-        tasks.spawn(async move { robots.run(stop).await });
+        tasks.spawn(async move { robots.run(stop).await.map_err(anyhow::Error::from) });
 
         let mut settings = Settings::defaults();
         settings.addr = ([127, 0, 0, 1], 0).into();
@@ -77,7 +77,7 @@ impl Stack {
                 .unwrap();
         let auth_url = format!("http://{}", auth.local_addr());
         let stop = shutdown.clone();
-        tasks.spawn(async move { auth.run(stop).await });
+        tasks.spawn(async move { auth.run(stop).await.map_err(anyhow::Error::from) });
 
         let stack = Self {
             auth: auth_url,
