@@ -17,6 +17,14 @@ fn fresh_database() -> (DatabaseSettings, String) {
     (DatabaseSettings::new(format!("{base}/{name}")), name)
 }
 
+/// Every service role, with no password (the tests connect as the admin acting as each).
+fn logins() -> Vec<roles::Login> {
+    roles::SERVICE_ROLES
+        .iter()
+        .map(|role| roles::Login { role: (*role).to_owned(), password: None })
+        .collect()
+}
+
 struct Database {
     admin: DatabaseSettings,
     name: String,
@@ -25,11 +33,7 @@ struct Database {
 impl Database {
     async fn set_up() -> Self {
         let (admin, name) = fresh_database();
-        let logins: Vec<roles::Login> = roles::SERVICE_ROLES
-            .iter()
-            .map(|role| roles::Login { role: (*role).to_owned(), password: None })
-            .collect();
-        owp::database::setup(&admin, &logins).await.expect("owp database setup (is PostgreSQL running?)");
+        owp::database::setup(&admin, &logins()).await.expect("owp database setup (is PostgreSQL running?)");
         let db = Self { admin, name };
         // What the translator does for each collection version of the JSONB read store, and a
         // table in the command robot's schema as the robots make at start.
@@ -301,11 +305,7 @@ async fn setup_leaves_a_database_migrated_before_with_one_capture() {
     sqlx::query("CREATE SCHEMA owp").execute(&pool).await.unwrap();
     earlier.run(&pool).await.unwrap();
     pool.close().await;
-    let logins: Vec<roles::Login> = roles::SERVICE_ROLES
-        .iter()
-        .map(|role| roles::Login { role: (*role).to_owned(), password: None })
-        .collect();
-    owp::database::setup(&admin, &logins).await.unwrap();
+    owp::database::setup(&admin, &logins()).await.unwrap();
     let db = Database { admin, name };
     let mut admin = PgConnection::connect(&db.admin.database_url).await.unwrap();
     assert_eq!(captures(&mut admin).await, (the_translators_capture(), false));
@@ -319,10 +319,7 @@ async fn setup_leaves_a_database_migrated_before_with_one_capture() {
 #[tokio::test]
 async fn setup_runs_again_and_at_once() {
     let db = Database::set_up().await;
-    let logins: Vec<roles::Login> = roles::SERVICE_ROLES
-        .iter()
-        .map(|role| roles::Login { role: (*role).to_owned(), password: None })
-        .collect();
+    let logins = logins();
     let (a, b, c) = tokio::join!(
         owp::database::setup(&db.admin, &logins),
         owp::database::setup(&db.admin, &logins),
@@ -347,11 +344,7 @@ async fn setup_adopts_a_database_made_before_the_roles() {
     // As every service did until now: migrate as the one user there was.
     owp_robots::app::prepare_database(&admin).await.unwrap().close().await;
     owp_auth::prepare_database(&admin).await.unwrap().close().await;
-    let logins: Vec<roles::Login> = roles::SERVICE_ROLES
-        .iter()
-        .map(|role| roles::Login { role: (*role).to_owned(), password: None })
-        .collect();
-    owp::database::setup(&admin, &logins).await.unwrap();
+    owp::database::setup(&admin, &logins()).await.unwrap();
     let db = Database { admin, name };
     let mut admin = PgConnection::connect(&db.admin.database_url).await.unwrap();
     let strays: Vec<(String, String)> = sqlx::query_as(

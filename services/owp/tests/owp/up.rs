@@ -153,16 +153,7 @@ fn owp_up_serves_a_user_end_to_end_with_a_database_role_per_service() {
             assert!(login.status().is_success(), "login: {}", login.status());
             let login: serde_json::Value = login.json().await.unwrap();
             let session = login["session_id"].as_str().unwrap().to_owned();
-            let document_id = uuid::Uuid::new_v4().to_string();
-            let business = serde_json::json!({"item_type": "business", "document_id": document_id, "name": "Role Vegetables"});
-            let sent = client
-                .post(format!("http://127.0.0.1:{writepoint}/v1/documents"))
-                .bearer_auth(&session)
-                .json(&business)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(sent.status(), 202);
+            let document_id = post_business(&client, writepoint, &session, "Role Vegetables").await;
             let outcome: serde_json::Value = client
                 .get(format!("http://127.0.0.1:{readpoint}/v1/documents/{document_id}?wait=20s"))
                 .bearer_auth(&session)
@@ -230,16 +221,7 @@ fn owp_up_serves_a_user_end_to_end_with_a_database_role_per_service() {
             // The translator, under its role, puts change capture on the swapped-in schema: a
             // business created now reaches the read point.
             let session = again.json::<serde_json::Value>().await.unwrap()["session_id"].as_str().unwrap().to_owned();
-            let document_id = uuid::Uuid::new_v4().to_string();
-            let business = serde_json::json!({"item_type": "business", "document_id": document_id, "name": "After the replay"});
-            let sent = client
-                .post(format!("http://127.0.0.1:{writepoint}/v1/documents"))
-                .bearer_auth(&session)
-                .json(&business)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(sent.status(), 202);
+            let document_id = post_business(&client, writepoint, &session, "After the replay").await;
             let url = format!("http://127.0.0.1:{readpoint}/v1/collections/businesses/{document_id}");
             let doc = readable(&client, &url, Duration::from_secs(30)).await;
             assert_eq!(doc["name"], "After the replay", "{doc}");
@@ -267,6 +249,21 @@ fn owp_up_serves_a_user_end_to_end_with_a_database_role_per_service() {
 }
 
 /// The document at `url` once the read point serves it, failing the test after `limit`.
+/// POSTs a new business as `session`; its document id once the write point answered 202.
+async fn post_business(client: &reqwest::Client, writepoint: u16, session: &str, name: &str) -> String {
+    let document_id = uuid::Uuid::new_v4().to_string();
+    let business = serde_json::json!({"item_type": "business", "document_id": document_id, "name": name});
+    let sent = client
+        .post(format!("http://127.0.0.1:{writepoint}/v1/documents"))
+        .bearer_auth(session)
+        .json(&business)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    document_id
+}
+
 async fn readable(client: &reqwest::Client, url: &str, limit: Duration) -> serde_json::Value {
     let found = owp_testkit::eventually(limit, Duration::from_millis(100), async || {
         let response = client.get(url).send().await.ok()?;
